@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "fer-live",
+    products: [
+        .executable(name: "fer-live", targets: ["fer-live"]),
+        .library(name: "FERVision", targets: ["FERVision"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    ],
+    targets: [
+        // C libraries from Debian, reached through header shims only (no logic in C).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CImageCodecs", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CSDL2", pkgConfig: "SDL2_ttf", providers: [.apt(["libsdl2-dev", "libsdl2-ttf-dev"])]),
+
+        .target(
+            name: "FERVision",
+            dependencies: ["COpenBLAS", "CImageCodecs", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        .executableTarget(
+            name: "fer-live",
+            dependencies: ["FERVision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "FERVisionTests",
+            dependencies: ["FERVision", "CV4L2", "CSDL2"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "FERLiveCLITests",
+            dependencies: ["fer-live", "FERVision"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,138 @@
+import CImageCodecs
+import Foundation
+
+/// Why an image could not be read. The description is one line naming the file.
+public struct ImageError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Equatable, Sendable { case unreadable, empty, unknownFormat, corrupt }
+    public let kind: Kind
+    public let path: String
+    public let detail: String
+
+    public init(_ kind: Kind, path: String, _ detail: String) {
+        self.kind = kind
+        self.path = path
+        self.detail = detail
+    }
+
+    public var description: String { "\(path): \(detail)" }
+}
+
+/// Decodes PNG (libpng), JPEG (libjpeg-turbo) and PGM/PPM (libjpeg-turbo's loader) into `ByteImage`s.
+/// The format comes from the file's first bytes, not its name.
+///
+/// Why these: libpng is the reference PNG implementation, and libjpeg-turbo is the JPEG decoder Pillow
+/// and torchvision use, so a JPEG decodes to exactly the pixels a PyTorch pipeline sees. Both report
+/// errors as return values (libpng's simplified API, TurboJPEG), so no longjmp ever crosses Swift code.
+/// Thread safety: every call is independent; decode from any thread.
+public enum ImageDecoder {
+    /// The formats recognized by their signature.
+    public enum Format: String, Sendable { case png, jpeg, pnm }
+
+    /// File name extensions of the formats we decode, for directory listings.
+    public static let fileExtensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm", "pnm"]
+
+    /// Decodes the image file at `path` into grayscale or RGB, as stored.
+    public static func decode(contentsOf path: String) throws(ImageError) -> ByteImage {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            throw ImageError(.unreadable, path: path, !exists ? "no such file" : isDirectory.boolValue ? "is a directory" : "cannot be read")
+        }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes image bytes; `path` names them in errors (PGM/PPM are read from `path` by libjpeg-turbo's loader).
+    public static func decode(_ data: Data, path: String) throws(ImageError) -> ByteImage {
+        guard !data.isEmpty else { throw ImageError(.empty, path: path, "empty file") }
+        switch format(of: data) {
+        case .png: return try decodePNG(data, path: path)
+        case .jpeg: return try decodeJPEG(data, path: path)
+        case .pnm: return try loadPNM(path: path)
+        case nil: throw ImageError(.unknownFormat, path: path, "not a PNG, JPEG, PGM or PPM image")
+        }
+    }
+
+    /// The format the bytes' signature announces.
+    public static func format(of data: Data) -> Format? {
+        if data.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if data.starts(with: [0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if data.count >= 2, data[data.startIndex] == UInt8(ascii: "P"),
+           [UInt8(ascii: "2"), UInt8(ascii: "3"), UInt8(ascii: "5"), UInt8(ascii: "6")].contains(data[data.startIndex + 1]) {
+            return .pnm
+        }
+        return nil
+    }
+
+    private static func decodePNG(_ data: Data, path: String) throws(ImageError) -> ByteImage {
+        var image = png_image()
+        image.version = png_uint_32(CImageCodecs_PNG_IMAGE_VERSION)
+        func message(_ image: inout png_image) -> String {
+            withUnsafeBytes(of: &image.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        }
+        let began = data.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+        guard began != 0 else {
+            let why = message(&image)
+            png_image_free(&image)
+            throw ImageError(.corrupt, path: path, "corrupt PNG (\(why))")
+        }
+        // Ask for 8-bit gray or RGB as stored; alpha is dropped, as Pillow's convert("L") does.
+        let isColor = image.format & png_uint_32(CImageCodecs_PNG_FORMAT_FLAG_COLOR) != 0
+        image.format = png_uint_32(isColor ? CImageCodecs_PNG_FORMAT_RGB : CImageCodecs_PNG_FORMAT_GRAY)
+        let channels = isColor ? 3 : 1
+        let width = Int(image.width), height = Int(image.height)
+        var pixels = [UInt8](repeating: 0, count: width * height * channels)
+        let finished = data.withUnsafeBytes { _ in
+            pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * channels), nil) }
+        }
+        guard finished != 0 else {
+            let why = message(&image)
+            png_image_free(&image)
+            throw ImageError(.corrupt, path: path, "corrupt PNG (\(why))")
+        }
+        return ByteImage(width: width, height: height, channels: channels, pixels: pixels)
+    }
+
+    private static func decodeJPEG(_ data: Data, path: String) throws(ImageError) -> ByteImage {
+        guard let handle = tjInitDecompress() else { throw ImageError(.corrupt, path: path, "cannot start the JPEG decoder") }
+        defer { tjDestroy(handle) }
+        func failure() -> ImageError {
+            ImageError(.corrupt, path: path, "corrupt JPEG (\(String(cString: tjGetErrorStr2(handle))))")
+        }
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        let header = data.withUnsafeBytes {
+            tjDecompressHeader3(handle, $0.bindMemory(to: UInt8.self).baseAddress, UInt($0.count), &width, &height, &subsampling, &colorspace)
+        }
+        guard header == 0, width > 0, height > 0 else { throw failure() }
+        let isGray = colorspace == Int32(TJCS_GRAY.rawValue)
+        let channels = isGray ? 1 : 3
+        var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * channels)
+        let status = data.withUnsafeBytes { source in
+            pixels.withUnsafeMutableBufferPointer { target in
+                tjDecompress2(handle, source.bindMemory(to: UInt8.self).baseAddress, UInt(source.count), target.baseAddress,
+                              width, 0, height, isGray ? Int32(TJPF_GRAY.rawValue) : Int32(TJPF_RGB.rawValue), 0)
+            }
+        }
+        // A warning (e.g. premature end of data) still yields an image with gray filler; reject it as corrupt,
+        // since a truncated frame would silently feed the model made-up pixels.
+        guard status == 0 else { throw failure() }
+        return ByteImage(width: Int(width), height: Int(height), channels: channels, pixels: pixels)
+    }
+
+    private static func loadPNM(path: String) throws(ImageError) -> ByteImage {
+        var width: Int32 = 0, height: Int32 = 0, pixelFormat = Int32(TJPF_UNKNOWN.rawValue)
+        guard let buffer = tjLoadImage(path, &width, 1, &height, &pixelFormat, 0) else {
+            throw ImageError(.corrupt, path: path, "corrupt PGM/PPM (\(String(cString: tjGetErrorStr2(nil))))")
+        }
+        defer { tjFree(buffer) }
+        let channels: Int
+        switch pixelFormat {
+        case Int32(TJPF_GRAY.rawValue): channels = 1
+        case Int32(TJPF_RGB.rawValue): channels = 3
+        default: throw ImageError(.corrupt, path: path, "unexpected PGM/PPM pixel format \(pixelFormat)")
+        }
+        let count = Int(width) * Int(height) * channels
+        return ByteImage(width: Int(width), height: Int(height), channels: channels,
+                         pixels: Array(UnsafeBufferPointer(start: buffer, count: count)))
+    }
+}

@@ -1,0 +1,129 @@
+/// A rectangle in image pixels: origin at the top-left corner, y down.
+public struct PixelRect: Equatable, Hashable, Sendable {
+    public var x: Int, y: Int, width: Int, height: Int
+
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    /// The largest square centered in a `width` x `height` image (odd leftovers go right and down).
+    public static func centerSquare(width: Int, height: Int) -> PixelRect {
+        let side = min(width, height)
+        return PixelRect(x: (width - side) / 2, y: (height - side) / 2, width: side, height: side)
+    }
+
+    /// The part of this rectangle inside a `width` x `height` image (possibly empty).
+    public func clamped(toWidth width: Int, height: Int) -> PixelRect {
+        let left = max(0, x), top = max(0, y)
+        let right = min(width, x + self.width), bottom = min(height, y + self.height)
+        return PixelRect(x: left, y: top, width: max(0, right - left), height: max(0, bottom - top))
+    }
+}
+
+/// The one path from an image to the network's input, shared by classification, replay, live capture
+/// and training, so a model sees the same pixels everywhere:
+/// 8-bit grayscale -> crop (center square by default) -> area-averaging resize to `inputSize`
+/// -> scale to [0, 1] -> (x - mean) / std per input channel (grayscale replicated to each channel).
+///
+/// Thread safety: a value with no shared state; use from any thread.
+public struct Preprocessor: Sendable {
+    public let inputSize: Int
+    public let channels: Int
+    public let mean: [Float]
+    public let std: [Float]
+
+    public init(inputSize: Int, channels: Int, mean: [Float], std: [Float]) {
+        precondition(inputSize > 0 && channels > 0)
+        precondition((mean.count == 1 || mean.count == channels) && (std.count == 1 || std.count == channels))
+        self.inputSize = inputSize
+        self.channels = channels
+        self.mean = mean
+        self.std = std
+    }
+
+    /// The preprocessing a model's metadata asks for.
+    public init(metadata: ModelMetadata) {
+        self.init(inputSize: metadata.inputSize, channels: metadata.inputChannels, mean: metadata.mean, std: metadata.std)
+    }
+
+    /// Floats per image: channels * inputSize * inputSize.
+    public var inputLength: Int { channels * inputSize * inputSize }
+
+    /// The crop, resized to `inputSize` x `inputSize` by area averaging, on the [0, 1] scale (before
+    /// normalization). The crop is clamped to the image; `nil` when nothing of it is inside.
+    public func resizedGray(_ image: ByteImage, crop: PixelRect? = nil) -> [Float]? {
+        let gray = image.grayscale()
+        let box = (crop ?? .centerSquare(width: gray.width, height: gray.height)).clamped(toWidth: gray.width, height: gray.height)
+        guard box.width > 0, box.height > 0 else { return nil }
+        let size = inputSize
+        let columns = AreaWeights(source: box.width, target: size), rows = AreaWeights(source: box.height, target: size)
+        // Horizontal pass over the crop's rows, then vertical; weights are fractions of each output pixel's
+        // footprint, so a pixel straddling a boundary counts in proportion.
+        var horizontal = [Float](repeating: 0, count: box.height * size)
+        gray.pixels.withUnsafeBufferPointer { pixels in
+            for y in 0..<box.height {
+                let row = pixels.baseAddress! + (box.y + y) * gray.width + box.x
+                for (i, tap) in columns.taps.enumerated() {
+                    var sum: Float = 0
+                    for (k, weight) in tap.weights.enumerated() { sum += weight * Float(row[tap.start + k]) }
+                    horizontal[y * size + i] = sum
+                }
+            }
+        }
+        var result = [Float](repeating: 0, count: size * size)
+        for (j, tap) in rows.taps.enumerated() {
+            for (k, weight) in tap.weights.enumerated() {
+                let source = (tap.start + k) * size
+                for i in 0..<size { result[j * size + i] += weight * horizontal[source + i] }
+            }
+        }
+        for i in 0..<result.count { result[i] /= 255 }
+        return result
+    }
+
+    /// The normalized network input for one image: [channels, inputSize, inputSize], or nil when the crop
+    /// lies outside the image.
+    public func input(for image: ByteImage, crop: PixelRect? = nil) -> [Float]? {
+        guard let gray = resizedGray(image, crop: crop) else { return nil }
+        var result = [Float](repeating: 0, count: inputLength)
+        let plane = inputSize * inputSize
+        for c in 0..<channels {
+            let m = mean.count == 1 ? mean[0] : mean[c], s = std.count == 1 ? std[0] : std[c]
+            for i in 0..<plane { result[c * plane + i] = (gray[i] - m) / s }
+        }
+        return result
+    }
+
+    /// A batch [N, channels, inputSize, inputSize] of center-cropped images (each image's crop must
+    /// be inside it, which a center square always is unless the image is empty).
+    public func batch(_ images: [ByteImage]) -> Tensor {
+        var scalars: [Float] = []
+        scalars.reserveCapacity(images.count * inputLength)
+        for image in images {
+            scalars += input(for: image) ?? [Float](repeating: 0, count: inputLength)
+        }
+        return Tensor(shape: [images.count, channels, inputSize, inputSize], scalars: scalars)
+    }
+}
+
+/// Area-averaging weights along one axis: output pixel i covers source interval
+/// [i * s, (i + 1) * s) with s = source / target, and each source pixel weighs by its overlap / s.
+struct AreaWeights {
+    struct Tap { let start: Int; let weights: [Float] }
+    let taps: [Tap]
+
+    init(source: Int, target: Int) {
+        let scale = Double(source) / Double(target)
+        taps = (0..<target).map { i in
+            let low = Double(i) * scale, high = Double(i + 1) * scale
+            let first = Int(low.rounded(.down)), last = min(source, Int(high.rounded(.up))) - 1
+            let weights = (first...max(first, last)).map { j in
+                Float((min(high, Double(j + 1)) - max(low, Double(j))) / scale)
+            }
+            return Tap(start: first, weights: weights)
+        }
+    }
+}

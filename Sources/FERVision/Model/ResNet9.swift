@@ -1,0 +1,219 @@
+import Foundation
+
+/// A ResNet9 ready for inference: batch norm folded into each convolution, every convolution an
+/// im2col + OpenBLAS sgemm, activations kept channel-major ([channels, images, h, w]) so each GEMM's
+/// output is directly the next layer's input.
+///
+/// Thread safety: immutable after init; `logits(for:)` may be called from several threads at once
+/// (each call borrows its own scratch workspace).
+public final class ResNet9: @unchecked Sendable {
+    /// Layer widths, channels and classes.
+    public let architecture: ResNet9Architecture
+    /// Side of the square input, in pixels (48 for FER2013).
+    public let inputSize: Int
+
+    /// A convolution with its batch norm folded in: weights [out, in * 9], bias [out].
+    struct FoldedConvolution {
+        let block: ResNet9Architecture.Block
+        let weights: [Float]
+        let bias: [Float]
+    }
+
+    let convolutions: [FoldedConvolution]
+    let classifierWeights: [Float]   // [classes, features]
+    let classifierBias: [Float]      // [classes]
+    private let workspaces = WorkspacePool()
+
+    /// Images per pass through the network: enough for the 6x6 layers to make wide GEMMs, few enough
+    /// that the activations of a large evaluation batch stay small.
+    static let maxImagesPerPass = 16
+
+    /// BatchNorm2d's epsilon in the recipe.
+    public static let batchNormEpsilon = 1e-5
+
+    /// Builds the network from a validated state dict (see `ModelFile`), folding each BatchNorm into its
+    /// convolution: w' = w * g / sqrt(var + eps), b' = (b - mean) * g / sqrt(var + eps) + beta.
+    /// - Precondition: the state dict matches `architecture.parameterLayout` and `inputSize` is accepted.
+    public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48) {
+        precondition(ResNet9Architecture.acceptedInputSizes.contains(inputSize), "input size \(inputSize) not supported")
+        self.architecture = architecture
+        self.inputSize = inputSize
+        func values(_ key: String) -> [Float] {
+            guard let tensor = stateDict.tensor(key) else { preconditionFailure("state dict lacks \(key)") }
+            return tensor.scalars
+        }
+        convolutions = architecture.blocks.map { block in
+            let weight = values("\(block.name).0.weight"), bias = values("\(block.name).0.bias")
+            let gamma = values("\(block.name).1.weight"), beta = values("\(block.name).1.bias")
+            let mean = values("\(block.name).1.running_mean"), variance = values("\(block.name).1.running_var")
+            let fanIn = block.inChannels * 9
+            var folded = [Float](repeating: 0, count: weight.count)
+            var foldedBias = [Float](repeating: 0, count: block.outChannels)
+            for o in 0..<block.outChannels {
+                let scale = Double(gamma[o]) / (Double(variance[o]) + Self.batchNormEpsilon).squareRoot()
+                for j in 0..<fanIn { folded[o * fanIn + j] = Float(Double(weight[o * fanIn + j]) * scale) }
+                foldedBias[o] = Float((Double(bias[o]) - Double(mean[o])) * scale + Double(beta[o]))
+            }
+            return FoldedConvolution(block: block, weights: folded, bias: foldedBias)
+        }
+        let prefix = ResNet9Architecture.classifierPrefix
+        classifierWeights = values("\(prefix).weight")
+        classifierBias = values("\(prefix).bias")
+    }
+
+    /// Multiply-adds of one image's forward pass.
+    public var multiplyAddsPerImage: Int { architecture.multiplyAdds(inputSize: inputSize) }
+
+    /// Raw class scores for a batch.
+    /// - Parameter batch: [N, inputChannels, inputSize, inputSize], normalized as the model expects.
+    /// - Returns: [N, classCount].
+    public func logits(for batch: Tensor) -> Tensor {
+        let channels = architecture.inputChannels, side = inputSize
+        precondition(batch.shape.count == 4 && batch.shape[1] == channels && batch.shape[2] == side && batch.shape[3] == side,
+                     "input \(batch.shape) does not match [N, \(channels), \(side), \(side)]")
+        let images = batch.shape[0], classes = architecture.classCount
+        var result = [Float](repeating: 0, count: images * classes)
+        let imageLength = channels * side * side
+        let workspace = workspaces.borrow(for: self)
+        defer { workspaces.giveBack(workspace) }
+        batch.scalars.withUnsafeBufferPointer { input in
+            result.withUnsafeMutableBufferPointer { output in
+                for first in stride(from: 0, to: images, by: Self.maxImagesPerPass) {
+                    let count = min(Self.maxImagesPerPass, images - first)
+                    forward(input.baseAddress! + first * imageLength, images: count,
+                            logits: output.baseAddress! + first * classes, workspace: workspace)
+                }
+            }
+        }
+        return Tensor(shape: [images, classes], scalars: result)
+    }
+
+    /// One pass over at most `maxImagesPerPass` images.
+    private func forward(_ input: UnsafePointer<Float>, images n: Int, logits: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let side = inputSize, channels = architecture.inputChannels
+        let (x, a, b, c, d) = (workspace.input, workspace.buffers[0], workspace.buffers[1], workspace.buffers[2], workspace.buffers[3])
+        // NCHW -> channel-major [C, N, H, W].
+        let plane = side * side
+        for image in 0..<n {
+            for channel in 0..<channels {
+                (x + (channel * n + image) * plane).update(from: input + (image * channels + channel) * plane, count: plane)
+            }
+        }
+        let conv = convolutions
+        var s = side
+        // conv1
+        convolve(conv[0], x, images: n, side: s, into: a, workspace: workspace)
+        addBiasReLU(a, bias: conv[0].bias, channels: conv[0].block.outChannels, planeLength: n * s * s)
+        // conv2 (pool) -> b
+        convolveBiasReLUPool(conv[1], a, images: n, side: s, into: b, workspace: workspace); s /= 2
+        // res1: c = relu(res1.1(relu(res1.0(b)))) + b
+        convolve(conv[2], b, images: n, side: s, into: a, workspace: workspace)
+        addBiasReLU(a, bias: conv[2].bias, channels: conv[2].block.outChannels, planeLength: n * s * s)
+        convolve(conv[3], a, images: n, side: s, into: c, workspace: workspace)
+        addBiasReLU(c, bias: conv[3].bias, channels: conv[3].block.outChannels, planeLength: n * s * s, addingSkip: b)
+        // conv3 (pool) -> a, conv4 (pool) -> b
+        convolveBiasReLUPool(conv[4], c, images: n, side: s, into: a, workspace: workspace); s /= 2
+        convolveBiasReLUPool(conv[5], a, images: n, side: s, into: b, workspace: workspace); s /= 2
+        // res2: c = relu(res2.1(relu(res2.0(b)))) + b
+        convolve(conv[6], b, images: n, side: s, into: a, workspace: workspace)
+        addBiasReLU(a, bias: conv[6].bias, channels: conv[6].block.outChannels, planeLength: n * s * s)
+        convolve(conv[7], a, images: n, side: s, into: c, workspace: workspace)
+        addBiasReLU(c, bias: conv[7].bias, channels: conv[7].block.outChannels, planeLength: n * s * s, addingSkip: b)
+        // classifier: MaxPool2d(4) (floor) -> flatten (PyTorch order c, y, x) -> linear
+        let width = architecture.widths[3], pooled = ResNet9Architecture.classifierPoolSide(inputSize: side)
+        let pooledPlane = pooled * pooled, features = width * pooledPlane
+        maxPool(c, into: a, planes: width * n, height: s, width: s, kernel: 4)
+        for image in 0..<n {
+            for channel in 0..<width {
+                (d + image * features + channel * pooledPlane).update(from: a + (channel * n + image) * pooledPlane, count: pooledPlane)
+            }
+        }
+        let classes = architecture.classCount
+        for image in 0..<n { (logits + image * classes).update(from: classifierBias, count: classes) }
+        classifierWeights.withUnsafeBufferPointer { w in
+            // logits[N, K] += features[N, F] * W[K, F]^T
+            BLAS.multiply(m: n, n: classes, k: features, a: d, lda: features,
+                          b: w.baseAddress!, ldb: features, transposeB: true,
+                          c: logits, ldc: classes, accumulate: true)
+        }
+    }
+
+    /// output[out, N, s, s] = W * im2col(input), without bias; im2col runs in chunks of images that fit the
+    /// workspace's column buffer, each chunk's GEMM writing its slice of every output row (ldc = N * s * s).
+    private func convolve(_ layer: FoldedConvolution, _ input: UnsafePointer<Float>, images n: Int, side s: Int,
+                          into output: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        let plane = s * s, depth = layer.block.inChannels * 9
+        let chunk = max(1, min(n, workspace.columnCapacity / (depth * plane)))
+        layer.weights.withUnsafeBufferPointer { weights in
+            for first in stride(from: 0, to: n, by: chunk) {
+                let count = min(chunk, n - first)
+                im2col3x3(input: input, channels: layer.block.inChannels, images: n, height: s, width: s,
+                          firstImage: first, imageCount: count, columns: workspace.columns)
+                BLAS.multiply(m: layer.block.outChannels, n: count * plane, k: depth,
+                              a: weights.baseAddress!, lda: depth,
+                              b: workspace.columns, ldb: count * plane,
+                              c: output + first * plane, ldc: n * plane)
+            }
+        }
+    }
+
+    /// A pooling block: convolve into the workspace's pre-pool buffer, then pool with bias and ReLU fused.
+    private func convolveBiasReLUPool(_ layer: FoldedConvolution, _ input: UnsafePointer<Float>, images n: Int, side s: Int,
+                                      into output: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        convolve(layer, input, images: n, side: s, into: workspace.beforePooling, workspace: workspace)
+        maxPool2BiasReLU(workspace.beforePooling, into: output, bias: layer.bias,
+                         channels: layer.block.outChannels, planes: n, height: s, width: s)
+    }
+
+    /// Scratch memory for one forward pass of up to `maxImagesPerPass` images.
+    final class Workspace {
+        let input: UnsafeMutablePointer<Float>
+        let buffers: [UnsafeMutablePointer<Float>]
+        let beforePooling: UnsafeMutablePointer<Float>
+        let columns: UnsafeMutablePointer<Float>
+        let columnCapacity: Int
+        private let activationCapacity: Int
+
+        init(for network: ResNet9) {
+            let images = ResNet9.maxImagesPerPass
+            var side = network.inputSize, largest = network.architecture.inputChannels * side * side, columns = 0
+            for block in network.architecture.blocks {
+                largest = max(largest, block.outChannels * side * side)
+                columns = max(columns, block.inChannels * 9 * side * side)
+                if block.pools { side /= 2 }
+            }
+            activationCapacity = largest * images
+            columnCapacity = columns
+            input = .allocate(capacity: activationCapacity)
+            buffers = (0..<4).map { _ in .allocate(capacity: largest * images) }
+            beforePooling = .allocate(capacity: activationCapacity)
+            self.columns = .allocate(capacity: columns)
+        }
+
+        deinit {
+            input.deallocate()
+            buffers.forEach { $0.deallocate() }
+            beforePooling.deallocate()
+            columns.deallocate()
+        }
+    }
+
+    /// Reuses workspaces across calls (allocating and first-touching megabytes per frame costs real time).
+    private final class WorkspacePool: @unchecked Sendable {
+        private let lock = NSLock()
+        private var idle: [Workspace] = []
+
+        func borrow(for network: ResNet9) -> Workspace {
+            lock.lock()
+            let reused = idle.popLast()
+            lock.unlock()
+            return reused ?? Workspace(for: network)
+        }
+
+        func giveBack(_ workspace: Workspace) {
+            lock.lock()
+            idle.append(workspace)
+            lock.unlock()
+        }
+    }
+}
