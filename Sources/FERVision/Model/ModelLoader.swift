@@ -9,6 +9,14 @@ public struct LoadedModel: Sendable {
     /// What loading adapted or assumed (defaults used, outputs dropped), to tell the user.
     public let notes: [String]
 
+    /// - Precondition: `stateDict` matches `architecture` (as `ModelLoader.validate` checks).
+    public init(stateDict: StateDict, architecture: ResNet9Architecture, metadata: ModelMetadata, notes: [String] = []) {
+        self.stateDict = stateDict
+        self.architecture = architecture
+        self.metadata = metadata
+        self.notes = notes
+    }
+
     /// The inference network for these weights.
     public func makeNetwork() -> ResNet9 {
         ResNet9(stateDict: stateDict, architecture: architecture, inputSize: metadata.inputSize)
@@ -65,7 +73,8 @@ public enum ModelLoader {
         if let std = overrides.std { metadata.std = std }
         try check(metadata, against: architecture, path: path)
 
-        var trimmed = stateDict
+        // PyTorch's state_dict order, whatever order the file had (the safetensors package sorts by dtype).
+        var trimmed = StateDict(architecture.parameterLayout.compactMap { stateDict[$0.name] })
         var kept = architecture
         let classes = metadata.classNames.count
         if classes < architecture.classCount {

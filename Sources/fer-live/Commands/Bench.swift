@@ -1,0 +1,123 @@
+import ArgumentParser
+import Dispatch
+import FERVision
+import Foundation
+
+/// `fer-live bench`: model-only inference latency and throughput.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure model-only inference latency per image (p50/p90/p99) and GFLOP/s.",
+        discussion: """
+            Times the ResNet9 forward pass (no decoding or preprocessing) on random inputs of the model's \
+            shape. Latency is per image: a batch's time divided by its size. GFLOP/s counts 2 FLOPs per \
+            multiply-add at the median latency. Without an installed model, a model of the same shape \
+            with random weights is built in memory (the speed is the same).
+
+            Example: fer-live bench --batch 1 --threads 1 --iterations 100 --json
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Images per forward pass.")
+    var batch = 1
+
+    @Option(help: "OpenBLAS threads.")
+    var threads = 1
+
+    @Option(help: "Timed forward passes.")
+    var iterations = 50
+
+    @Option(help: "Untimed forward passes first (caches, thread start-up).")
+    var warmup = 5
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard batch > 0, threads > 0, iterations > 0, warmup >= 0 else {
+            throw ValidationError("--batch, --threads and --iterations must be positive, --warmup not negative")
+        }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            BLAS.setThreadCount(threads)
+            let (network, modelName) = try makeNetwork()
+            let side = network.inputSize, channels = network.architecture.inputChannels
+            var random = SplitMix64(seed: 1)
+            let input = Tensor(shape: [batch, channels, side, side],
+                               scalars: (0..<batch * channels * side * side).map { _ in random.uniform(-2, 2) })
+            for _ in 0..<warmup { _ = network.logits(for: input) }
+            var perImage: [Double] = []
+            for _ in 0..<iterations {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = network.logits(for: input)
+                let elapsed = DispatchTime.now().uptimeNanoseconds - start
+                perImage.append(Double(elapsed) / 1e6 / Double(batch))
+            }
+            let result = BenchResult(model: modelName, network: network, batch: batch, threads: threads, perImageMilliseconds: perImage)
+            print(json ? result.json.serialized : result.table)
+        }
+    }
+
+    private func makeNetwork() throws -> (ResNet9, String) {
+        if modelOptions.resolvedPath != nil {
+            let loaded = try modelOptions.load()
+            return (loaded.makeNetwork(), modelOptions.resolvedPath!)
+        }
+        Terminal.note("no default model installed; benchmarking a ResNet9(1, 7) built in memory with random weights (same shape, same speed)")
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7)
+        return (ResNet9(stateDict: .initialized(architecture, seed: 1), architecture: architecture), "in-memory")
+    }
+}
+
+/// Latency statistics of one benchmark run.
+struct BenchResult {
+    let model: String
+    let network: ResNet9
+    let batch: Int
+    let threads: Int
+    let perImageMilliseconds: [Double]
+
+    /// The nearest-rank percentile of the per-image latencies.
+    func percentile(_ p: Double) -> Double {
+        let sorted = perImageMilliseconds.sorted()
+        return sorted[max(0, min(sorted.count - 1, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1))]
+    }
+
+    var gigaflops: Double { 2 * Double(network.multiplyAddsPerImage) / (percentile(50) / 1000) / 1e9 }
+    var imagesPerSecond: Double { 1000 / percentile(50) }
+
+    var json: JSONValue {
+        let a = network.architecture
+        return .object([
+            ("model", .string(model)),
+            ("architecture", .string("ResNet9(\(a.inputChannels), \(a.classCount))")),
+            ("widths", .array(a.widths.map { .integer($0) })),
+            ("input", .array([a.inputChannels, network.inputSize, network.inputSize].map { .integer($0) })),
+            ("batch", .integer(batch)),
+            ("threads", .integer(threads)),
+            ("iterations", .integer(perImageMilliseconds.count)),
+            ("p50_ms", .number(percentile(50))),
+            ("p90_ms", .number(percentile(90))),
+            ("p99_ms", .number(percentile(99))),
+            ("min_ms", .number(perImageMilliseconds.min()!)),
+            ("images_per_s", .number(imagesPerSecond)),
+            ("gflops", .number(gigaflops)),
+            ("gflop_per_image", .number(2 * Double(network.multiplyAddsPerImage) / 1e9)),
+            ("blas", .string("OpenBLAS \(BLAS.coreName)")),
+        ])
+    }
+
+    var table: String {
+        let a = network.architecture
+        func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
+        return """
+            model       \(model): ResNet9(\(a.inputChannels), \(a.classCount)), widths \(a.widths.map(String.init).joined(separator: "/")), \
+            \(String(format: "%.2f", 2 * Double(network.multiplyAddsPerImage) / 1e9)) GFLOP per image
+            setup       batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(perImageMilliseconds.count) iterations, OpenBLAS \(BLAS.coreName)
+            per image   p50 \(ms(percentile(50)))   p90 \(ms(percentile(90)))   p99 \(ms(percentile(99)))   min \(ms(perImageMilliseconds.min()!))
+            throughput  \(String(format: "%.1f", imagesPerSecond)) images/s   \(String(format: "%.1f", gigaflops)) GFLOP/s
+            """
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+import FERVision
+
+/// fer-live: real-time facial-expression recognition for Linux.
+@main
+struct FERLive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fer-live",
+        abstract: "Recognize facial expressions (angry, disgust, fear, happy, sad, surprise, neutral) with a ResNet9.",
+        discussion: """
+            Each image is cut to its center square, scaled to 48x48 grayscale and classified by a ResNet9.
+            Without --model, the installed model is used: $\(DefaultModel.environmentVariable) if set, else \
+            models/\(DefaultModel.fileName) in the current directory or beside the executable.
+            """,
+        subcommands: [Classify.self, Bench.self, Import.self]
+    )
+}

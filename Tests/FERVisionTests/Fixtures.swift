@@ -1,0 +1,55 @@
+import FERVision
+import Foundation
+import XCTest
+
+/// The PyTorch reference fixtures written by tools/make_fixtures.py.
+enum Fixtures {
+    static let version = "1"
+    static let folder = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+
+    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    /// Tensors and metadata of a fixture safetensors file, checked for the expected fixture version.
+    static func tensors(_ name: String) throws -> StateDict {
+        let (tensors, metadata) = try SafeTensors.decode(try Data(contentsOf: URL(fileURLWithPath: path(name))), path: name)
+        guard metadata?["fixture_version"] == version else {
+            throw XCTSkip("\(name) is fixture version \(metadata?["fixture_version"] ?? "none"), tests expect \(version): regenerate with tools/make_fixtures.py")
+        }
+        return tensors
+    }
+}
+
+/// Largest absolute difference between two equally long arrays, with where it is.
+func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> (value: Float, index: Int) {
+    precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
+    var worst: (Float, Int) = (0, -1)
+    for i in a.indices where abs(a[i] - b[i]) > worst.0 || a[i].isNaN != b[i].isNaN { worst = (abs(a[i] - b[i]), i) }
+    return worst
+}
+
+/// Asserts two arrays agree within `tolerance`, reporting the worst element.
+func assertClose(_ actual: [Float], _ expected: [Float], tolerance: Float, _ what: String,
+                 file: StaticString = #filePath, line: UInt = #line) {
+    guard actual.count == expected.count else {
+        return XCTFail("\(what): \(actual.count) values, expected \(expected.count)", file: file, line: line)
+    }
+    let worst = maxAbsoluteDifference(actual, expected)
+    XCTAssert(worst.value <= tolerance,
+              "\(what): worst difference \(worst.value) at \(worst.index) (\(actual[max(0, worst.index)]) vs \(expected[max(0, worst.index)])), tolerance \(tolerance)",
+              file: file, line: line)
+}
+
+/// Asserts two state dicts hold the same names in the same order and bit-identical tensors, naming the
+/// first difference (not dumping megabytes of numbers).
+func assertIdentical(_ a: StateDict, _ b: StateDict, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.names, b.names, "names or their order differ", file: file, line: line)
+    for entry in a.entries {
+        guard let other = b[entry.name] else { continue }
+        if entry.tensor.shape != other.tensor.shape || entry.isInteger != other.isInteger {
+            return XCTFail("'\(entry.name)': shape \(entry.tensor.shape) vs \(other.tensor.shape)", file: file, line: line)
+        }
+        if let i = entry.tensor.scalars.indices.first(where: { entry.tensor.scalars[$0].bitPattern != other.tensor.scalars[$0].bitPattern }) {
+            return XCTFail("'\(entry.name)' element \(i): \(entry.tensor.scalars[i]) vs \(other.tensor.scalars[i])", file: file, line: line)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+"""Writes the PyTorch reference fixtures the Swift tests read (Tests/FERVisionTests/Fixtures).
+
+Run by hand, never by CI, from the repository root, in a virtual environment outside the repo:
+    python3 -m venv ~/venvs/fer-torch && ~/venvs/fer-torch/bin/pip install torch safetensors pillow numpy
+    ~/venvs/fer-torch/bin/python tools/make_fixtures.py
+Fixture format version: FIXTURE_VERSION below; the Swift tests check it and name this script when it differs.
+"""
+import io
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(__file__))
+from resnet9_reference import ResNet9  # noqa: E402
+
+FIXTURE_VERSION = "1"
+NARROW = (4, 8, 16, 32)
+OUT = os.path.join("Tests", "FERVisionTests", "Fixtures")
+
+
+def with_trained_statistics(model, channels, seed):
+    """Random batch-norm scales/shifts and running statistics from a few training-mode passes, so that
+    folding batch norm into the convolutions is really exercised."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=g) + 0.5)
+                module.bias.copy_(torch.randn(module.bias.shape, generator=g) * 0.3)
+        model.train()
+        for _ in range(3):
+            model(torch.randn(8, channels, 48, 48, generator=g) * 1.5 + 0.2)
+    model.eval()
+    return model
+
+
+def reference(name, channels, classes, seed, images):
+    torch.manual_seed(seed)
+    model = with_trained_statistics(ResNet9(channels, classes, NARROW), channels, seed)
+    state = model.state_dict()
+    save_file(state, os.path.join(OUT, f"{name}.safetensors"))          # plain: no metadata
+    torch.save(state, os.path.join(OUT, f"{name}.pth"))                  # the zip format torch.save writes
+    inputs = torch.randn(images, channels, 48, 48, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        logits = model(inputs)
+    save_file({"inputs": inputs.contiguous(), "logits": logits.contiguous()},
+              os.path.join(OUT, f"{name}_expected.safetensors"),
+              metadata={"generator": "tools/make_fixtures.py", "fixture_version": FIXTURE_VERSION})
+    return model
+
+
+def images():
+    """Small images in every format we decode, and the grayscale pixels Pillow reads from them."""
+    rng = np.random.default_rng(7)
+    gray = rng.integers(0, 256, size=(11, 13), dtype=np.uint8)
+    rgb = rng.integers(0, 256, size=(11, 13, 3), dtype=np.uint8)
+    # Smooth content so JPEG is close to the source, though what we compare is Pillow's decode.
+    yy, xx = np.mgrid[0:24, 0:32]
+    smooth = np.stack([(xx * 8) % 256, (yy * 10) % 256, ((xx + yy) * 4) % 256], axis=-1).astype(np.uint8)
+    files = {
+        "gray.png": Image.fromarray(gray, "L"),
+        "rgb.png": Image.fromarray(rgb, "RGB"),
+        "rgba.png": Image.fromarray(np.dstack([rgb, rgb[..., :1]]), "RGBA"),
+        "gray.pgm": Image.fromarray(gray, "L"),
+        "rgb.ppm": Image.fromarray(rgb, "RGB"),
+        "gray.jpg": Image.fromarray(smooth[..., 0], "L"),
+        "rgb.jpg": Image.fromarray(smooth, "RGB"),
+    }
+    expected = {}
+    for name, image in files.items():
+        path = os.path.join(OUT, name)
+        image.save(path, quality=90) if name.endswith(".jpg") else image.save(path)
+        decoded = Image.open(path).convert("L")
+        expected[name] = torch.from_numpy(np.asarray(decoded, dtype=np.float32).copy())
+    save_file(expected, os.path.join(OUT, "images_expected.safetensors"),
+              metadata={"generator": "tools/make_fixtures.py", "fixture_version": FIXTURE_VERSION})
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    reference("narrow_resnet9", channels=1, classes=7, seed=11, images=3)
+    notebook = reference("notebook_resnet9", channels=3, classes=10, seed=12, images=2)
+    # A whole pickled module (not a state dict): import must refuse it with a clear message.
+    torch.save(notebook, os.path.join(OUT, "whole_model.pth"))
+    images()
+    print("fixtures written to", OUT)
+
+
+if __name__ == "__main__":
+    main()
