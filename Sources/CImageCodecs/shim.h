@@ -10,4 +10,5 @@ static const unsigned int CImageCodecs_PNG_IMAGE_VERSION = PNG_IMAGE_VERSION;
 static const unsigned int CImageCodecs_PNG_FORMAT_GRAY = PNG_FORMAT_GRAY;
 static const unsigned int CImageCodecs_PNG_FORMAT_RGB = PNG_FORMAT_RGB;
 static const unsigned int CImageCodecs_PNG_FORMAT_FLAG_COLOR = PNG_FORMAT_FLAG_COLOR;
+static const unsigned int CImageCodecs_PNG_FORMAT_FLAG_ALPHA = PNG_FORMAT_FLAG_ALPHA;
 #endif

@@ -76,19 +76,29 @@ public enum ImageDecoder {
             png_image_free(&image)
             throw ImageError(.corrupt, path: path, "corrupt PNG (\(why))")
         }
-        // Ask for 8-bit gray or RGB as stored; alpha is dropped, as Pillow's convert("L") does.
+        // Ask for 8-bit gray or RGB as stored, with alpha if present: libpng would composite alpha onto
+        // black, while Pillow's convert("L") ignores it, so we read it and drop it ourselves.
         let isColor = image.format & png_uint_32(CImageCodecs_PNG_FORMAT_FLAG_COLOR) != 0
+        let hasAlpha = image.format & png_uint_32(CImageCodecs_PNG_FORMAT_FLAG_ALPHA) != 0
         image.format = png_uint_32(isColor ? CImageCodecs_PNG_FORMAT_RGB : CImageCodecs_PNG_FORMAT_GRAY)
-        let channels = isColor ? 3 : 1
+            | (hasAlpha ? png_uint_32(CImageCodecs_PNG_FORMAT_FLAG_ALPHA) : 0)
+        let channels = isColor ? 3 : 1, stored = channels + (hasAlpha ? 1 : 0)
         let width = Int(image.width), height = Int(image.height)
-        var pixels = [UInt8](repeating: 0, count: width * height * channels)
-        let finished = data.withUnsafeBytes { _ in
-            pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * channels), nil) }
+        var samples = [UInt8](repeating: 0, count: width * height * stored)
+        let finished = samples.withUnsafeMutableBytes {
+            png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * stored), nil)
         }
         guard finished != 0 else {
             let why = message(&image)
             png_image_free(&image)
             throw ImageError(.corrupt, path: path, "corrupt PNG (\(why))")
+        }
+        var pixels = samples
+        if hasAlpha {
+            pixels = [UInt8](repeating: 0, count: width * height * channels)
+            for i in 0..<width * height {
+                for c in 0..<channels { pixels[i * channels + c] = samples[i * stored + c] }
+            }
         }
         return ByteImage(width: width, height: height, channels: channels, pixels: pixels)
     }

@@ -6,7 +6,15 @@ import ZIPFoundation
 /// little-endian storage bytes) and `<name>/byteorder`. No Python is involved.
 public enum PyTorchCheckpoint {
     /// True when the bytes start like a zip archive (what torch.save writes).
-    public static func looksLikeCheckpoint(_ data: Data) -> Bool { data.starts(with: [0x50, 0x4B, 0x03, 0x04]) }
+    public static func looksLikeCheckpoint(_ data: Data) -> Bool {
+        data.starts(with: [0x50, 0x4B, 0x03, 0x04]) || looksLikeLegacyCheckpoint(data)
+    }
+
+    /// Before PyTorch 1.6, torch.save wrote bare pickles (starting with PROTO, 0x80). A safetensors file
+    /// can start with 0x80 too (its header length), but then its JSON header opens at byte 8.
+    static func looksLikeLegacyCheckpoint(_ data: Data) -> Bool {
+        data.first == 0x80 && !(data.count > 8 && data[data.startIndex + 8] == UInt8(ascii: "{"))
+    }
 
     /// Reads the state dict in the checkpoint at `path`.
     /// Accepts a bare state dict, or a dict holding one under `state_dict`, `model_state_dict` or `model`
@@ -21,14 +29,14 @@ public enum PyTorchCheckpoint {
         do {
             let handle = try FileHandle(forReadingFrom: url)
             defer { try? handle.close() }
-            head = try handle.read(upToCount: 4) ?? Data()
+            head = try handle.read(upToCount: 9) ?? Data()
         } catch {
             throw ModelFileError(.unreadable, path: path, "cannot read the file (\(describe(error)))")
         }
-        if head.starts(with: [0x80]) || head.starts(with: [0x8A]) {
+        if looksLikeLegacyCheckpoint(head) {
             throw failure("this is the legacy (before PyTorch 1.6) torch.save format; re-save it with a current PyTorch")
         }
-        guard looksLikeCheckpoint(head) else { throw failure("not a zip archive, so not a torch.save checkpoint") }
+        guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else { throw failure("not a zip archive, so not a torch.save checkpoint") }
 
         let archive: Archive
         do { archive = try Archive(url: url, accessMode: .read) } catch {
