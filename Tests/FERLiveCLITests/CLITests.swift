@@ -1,0 +1,120 @@
+import Foundation
+import XCTest
+
+/// The fer-live command as a user runs it: output, exit codes and error lines.
+final class CLITests: XCTestCase {
+    private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path),
+                          "fer-live was not built next to the tests (\(CLIRunner.binary.path))")
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
+
+    private func json(_ line: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+    }
+
+    func testHelpListsEverySubcommand() throws {
+        let result = try CLIRunner.run(["--help"])
+        XCTAssertEqual(result.status, 0)
+        for command in ["classify", "bench", "import"] { XCTAssert(result.stdout.contains(command), "help lacks \(command)") }
+    }
+
+    func testClassifyPrintsOneJSONObjectPerImage() throws {
+        let images = ["gray.png", "rgb.jpg", "rgb.ppm"].map(CLIRunner.fixture)
+        let result = try CLIRunner.run(["classify", "--model", model, "--json"] + images)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdoutLines.count, 3)
+        for (line, image) in zip(result.stdoutLines, images) {
+            let object = try json(line)
+            XCTAssertEqual(object["file"] as? String, image)
+            let probabilities = try XCTUnwrap(object["probabilities"] as? [String: Double])
+            XCTAssertEqual(Set(probabilities.keys), ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+            XCTAssertEqual(probabilities.values.reduce(0, +), 1, accuracy: 1e-4)
+            let top = probabilities.max { $0.value < $1.value }!
+            XCTAssertEqual(object["label"] as? String, top.key)
+            XCTAssertEqual(try XCTUnwrap(object["confidence"] as? Double), top.value, accuracy: 1e-6)
+        }
+    }
+
+    func testClassifyTextNamesTheFileAndEveryClass() throws {
+        let result = try CLIRunner.run(["classify", "--model", model, CLIRunner.fixture("gray.png")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdoutLines.count, 1)
+        XCTAssert(result.stdout.hasPrefix(CLIRunner.fixture("gray.png") + ": "))
+        for name in ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"] { XCTAssert(result.stdout.contains(name)) }
+    }
+
+    func testBadImagesAreReportedAndTheRestStillClassified() throws {
+        let notAnImage = folder.appendingPathComponent("notes.png").path
+        try Data("just text".utf8).write(to: URL(fileURLWithPath: notAnImage))
+        let missing = folder.appendingPathComponent("missing.jpg").path
+        let good = CLIRunner.fixture("rgb.png")
+        let result = try CLIRunner.run(["classify", "--model", model, "--json", notAnImage, good, missing])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdoutLines.count, 1)
+        XCTAssertEqual(try json(result.stdoutLines[0])["file"] as? String, good)
+        XCTAssertEqual(result.errorLines.count, 2, result.stderr)
+        XCTAssert(result.errorLines.first?.contains(notAnImage) == true && result.errorLines.last?.contains(missing) == true, result.stderr)
+    }
+
+    func testUnreadableModelIsOneLineAndExitOne() throws {
+        let broken = folder.appendingPathComponent("broken.safetensors").path
+        try Data("garbage that is not a model".utf8).write(to: URL(fileURLWithPath: broken))
+        let result = try CLIRunner.run(["classify", "--model", broken, CLIRunner.fixture("gray.png")])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdout, "")
+        XCTAssertEqual(result.stderrLines.count, 1, result.stderr)
+        XCTAssert(result.stderr.contains(broken))
+    }
+
+    func testMissingDefaultModelIsExplained() throws {
+        let absent = folder.appendingPathComponent("none.safetensors").path
+        let result = try CLIRunner.run(["classify", CLIRunner.fixture("gray.png")], environment: ["FER_LIVE_MODEL": absent])
+        XCTAssertEqual(result.status, 1)
+        XCTAssert(result.stderr.contains(absent) && result.stderr.contains("no such file"), result.stderr)
+    }
+
+    func testImportedNotebookCheckpointClassifiesLikeTheCheckpoint() throws {
+        let checkpoint = CLIRunner.fixture("notebook_resnet9.pth")
+        let imported = folder.appendingPathComponent("notebook.safetensors").path
+        let normalization = ["--mean", "0.4914,0.4822,0.4465", "--std", "0.2023,0.1994,0.2010"]
+        let result = try CLIRunner.run(["import", checkpoint, "--out", imported] + normalization)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssert(result.stderr.contains("dropping 7-9"), "no note about dropped outputs: \(result.stderr)")
+        XCTAssert(result.stdout.contains("ResNet9(3, 7)"), result.stdout)
+
+        let images = ["gray.png", "rgb.jpg"].map(CLIRunner.fixture)
+        let fromImport = try CLIRunner.run(["classify", "--json", "--model", imported] + images)
+        let fromCheckpoint = try CLIRunner.run(["classify", "--json", "--model", checkpoint] + normalization + images)
+        XCTAssertEqual(fromImport.status, 0, fromImport.stderr)
+        XCTAssertEqual(fromImport.stdout, fromCheckpoint.stdout)
+        XCTAssertEqual(fromImport.stderr, "", "our own file needs no notes")
+
+        let again = try CLIRunner.run(["import", checkpoint, "--out", imported])
+        XCTAssertEqual(again.status, 1, "an existing file must not be overwritten without --force")
+        XCTAssert(again.stderr.contains("--force"))
+    }
+
+    func testBenchJSONHasTheDocumentedKeys() throws {
+        let result = try CLIRunner.run(["bench", "--model", model, "--iterations", "3", "--warmup", "1", "--batch", "2", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try json(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(object["batch"] as? Int, 2)
+        XCTAssertEqual(object["threads"] as? Int, 1)
+        for key in ["p50_ms", "p90_ms", "p99_ms", "gflops"] {
+            XCTAssertGreaterThan(try XCTUnwrap(object[key] as? Double, key), 0, key)
+        }
+    }
+
+    func testBenchRejectsNonsense() throws {
+        let result = try CLIRunner.run(["bench", "--batch", "0"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssert(result.stderr.contains("--batch"), result.stderr)
+    }
+}
