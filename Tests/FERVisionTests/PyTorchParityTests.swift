@@ -56,3 +56,40 @@ final class PyTorchParityTests: XCTestCase {
         XCTAssertEqual(reread.notes, [], "a file with our metadata needs no assumptions")
     }
 }
+
+/// Both convolution methods against PyTorch, and against each other on the full-size network.
+final class ConvolutionMethodTests: XCTestCase {
+    func testEveryMethodMatchesPyTorch() throws {
+        let expected = try Fixtures.tensors("narrow_resnet9_expected.safetensors")
+        let model = try ModelLoader.load(path: Fixtures.path("narrow_resnet9.safetensors"))
+        for method in ResNet9.ConvolutionMethod.allCases {
+            let network = ResNet9(stateDict: model.stateDict, architecture: model.architecture, convolutionMethod: method)
+            let logits = network.logits(for: expected.tensor("inputs")!)
+            assertClose(logits.scalars, expected.tensor("logits")!.scalars, tolerance: 1e-4, "\(method) logits vs PyTorch")
+        }
+    }
+
+    func testWinogradAgreesWithIm2ColOnTheFullNetwork() {
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7)
+        let weights = StateDict.initialized(architecture, seed: 4)
+        var random = SplitMix64(seed: 8)
+        let batch = Tensor(shape: [2, 1, 48, 48], scalars: (0..<2 * 2304).map { _ in random.uniform(-2, 2) })
+        let reference = ResNet9(stateDict: weights, architecture: architecture, convolutionMethod: .im2col).logits(for: batch)
+        let winograd = ResNet9(stateDict: weights, architecture: architecture, convolutionMethod: .winograd).logits(for: batch)
+        let scale = reference.scalars.map(abs).max()!
+        assertClose(winograd.scalars, reference.scalars, tolerance: 1e-4 * max(1, scale), "Winograd vs im2col (scale \(scale))")
+    }
+
+    /// Odd feature-map sides exercise the partial tiles at the right and bottom edges.
+    func testWinogradHandlesOddSides() {
+        let architecture = ResNet9Architecture(inputChannels: 2, classCount: 3, widths: [3, 5, 6, 7])
+        let weights = StateDict.initialized(architecture, seed: 6)
+        var random = SplitMix64(seed: 2)
+        for side in [33, 47, 50] {
+            let batch = Tensor(shape: [3, 2, side, side], scalars: (0..<3 * 2 * side * side).map { _ in random.uniform(-2, 2) })
+            let reference = ResNet9(stateDict: weights, architecture: architecture, inputSize: side, convolutionMethod: .im2col)
+            let winograd = ResNet9(stateDict: weights, architecture: architecture, inputSize: side, convolutionMethod: .winograd)
+            assertClose(winograd.logits(for: batch).scalars, reference.logits(for: batch).scalars, tolerance: 1e-4, "side \(side)")
+        }
+    }
+}

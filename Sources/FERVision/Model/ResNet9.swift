@@ -1,8 +1,8 @@
 import Foundation
 
-/// A ResNet9 ready for inference: batch norm folded into each convolution, every convolution an
-/// im2col + OpenBLAS sgemm, activations kept channel-major ([channels, images, h, w]) so each GEMM's
-/// output is directly the next layer's input.
+/// A ResNet9 ready for inference: batch norm folded into each convolution, every convolution GEMMs in
+/// OpenBLAS (Winograd F(2x2, 3x3) by default, im2col as the reference), activations kept channel-major
+/// ([channels, images, h, w]) so each layer's output is directly the next layer's input.
 ///
 /// Thread safety: immutable after init; `logits(for:)` may be called from several threads at once
 /// (each call borrows its own scratch workspace).
@@ -12,11 +12,22 @@ public final class ResNet9: @unchecked Sendable {
     /// Side of the square input, in pixels (48 for FER2013).
     public let inputSize: Int
 
-    /// A convolution with its batch norm folded in: weights [out, in * 9], bias [out].
+    /// How the 3x3 convolutions are computed. Both give the same logits to float rounding.
+    public enum ConvolutionMethod: String, Sendable, CaseIterable {
+        /// im2col + one GEMM per layer: 9 multiply-adds per weight and output pixel. The plain reference.
+        case im2col
+        /// Winograd F(2x2, 3x3) + 16 GEMMs per layer: 2.25x fewer multiply-adds, plus cheap transforms.
+        /// Faster on every layer of the recipe's network (measured: BENCHMARKS.md).
+        case winograd
+    }
+
+    /// A convolution with its batch norm folded in: weights [out, in * 9], bias [out], and the weights
+    /// Winograd-transformed ([16, out, in]) when this layer uses Winograd.
     struct FoldedConvolution {
         let block: ResNet9Architecture.Block
         let weights: [Float]
         let bias: [Float]
+        let winogradFilters: [Float]?
     }
 
     let convolutions: [FoldedConvolution]
@@ -34,7 +45,8 @@ public final class ResNet9: @unchecked Sendable {
     /// Builds the network from a validated state dict (see `ModelFile`), folding each BatchNorm into its
     /// convolution: w' = w * g / sqrt(var + eps), b' = (b - mean) * g / sqrt(var + eps) + beta.
     /// - Precondition: the state dict matches `architecture.parameterLayout` and `inputSize` is accepted.
-    public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48) {
+    public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48,
+                convolutionMethod: ConvolutionMethod = .winograd) {
         precondition(ResNet9Architecture.acceptedInputSizes.contains(inputSize), "input size \(inputSize) not supported")
         self.architecture = architecture
         self.inputSize = inputSize
@@ -54,7 +66,8 @@ public final class ResNet9: @unchecked Sendable {
                 for j in 0..<fanIn { folded[o * fanIn + j] = Float(Double(weight[o * fanIn + j]) * scale) }
                 foldedBias[o] = Float((Double(bias[o]) - Double(mean[o])) * scale + Double(beta[o]))
             }
-            return FoldedConvolution(block: block, weights: folded, bias: foldedBias)
+            let filters = convolutionMethod == .winograd ? winogradFilters(folded, outChannels: block.outChannels, inChannels: block.inChannels) : nil
+            return FoldedConvolution(block: block, weights: folded, bias: foldedBias, winogradFilters: filters)
         }
         let prefix = ResNet9Architecture.classifierPrefix
         classifierWeights = values("\(prefix).weight")
@@ -138,18 +151,40 @@ public final class ResNet9: @unchecked Sendable {
         }
     }
 
-    /// output[out, N, s, s] = W * im2col(input), without bias; im2col runs in chunks of images that fit the
-    /// workspace's column buffer, each chunk's GEMM writing its slice of every output row (ldc = N * s * s).
+    /// output[out, N, s, s] = W * input (3x3, pad 1), without bias, in chunks of images that fit the
+    /// workspace; each chunk's GEMMs write its slice of every output row (ldc = N * s * s).
     private func convolve(_ layer: FoldedConvolution, _ input: UnsafePointer<Float>, images n: Int, side s: Int,
                           into output: UnsafeMutablePointer<Float>, workspace: Workspace) {
-        let plane = s * s, depth = layer.block.inChannels * 9
+        let inChannels = layer.block.inChannels, outChannels = layer.block.outChannels
+        if let filters = layer.winogradFilters {
+            let tiles = winogradTileCount(height: s, width: s)
+            let chunk = max(1, min(n, workspace.columnCapacity / (16 * inChannels * tiles),
+                                   workspace.productCapacity / (16 * outChannels * tiles)))
+            filters.withUnsafeBufferPointer { u in
+                for first in stride(from: 0, to: n, by: chunk) {
+                    let count = min(chunk, n - first), columns = count * tiles
+                    winogradInputs(input, channels: inChannels, images: n, height: s, width: s, firstImage: first,
+                                   imageCount: count, scratch: workspace.winogradScratch, into: workspace.columns)
+                    for k in 0..<16 {
+                        BLAS.multiply(m: outChannels, n: columns, k: inChannels,
+                                      a: u.baseAddress! + k * outChannels * inChannels, lda: inChannels,
+                                      b: workspace.columns + k * inChannels * columns, ldb: columns,
+                                      c: workspace.products + k * outChannels * columns, ldc: columns)
+                    }
+                    winogradOutputs(workspace.products, outChannels: outChannels, images: n, height: s, width: s,
+                                    firstImage: first, imageCount: count, into: output)
+                }
+            }
+            return
+        }
+        let plane = s * s, depth = inChannels * 9
         let chunk = max(1, min(n, workspace.columnCapacity / (depth * plane)))
         layer.weights.withUnsafeBufferPointer { weights in
             for first in stride(from: 0, to: n, by: chunk) {
                 let count = min(chunk, n - first)
-                im2col3x3(input: input, channels: layer.block.inChannels, images: n, height: s, width: s,
+                im2col3x3(input: input, channels: inChannels, images: n, height: s, width: s,
                           firstImage: first, imageCount: count, columns: workspace.columns)
-                BLAS.multiply(m: layer.block.outChannels, n: count * plane, k: depth,
+                BLAS.multiply(m: outChannels, n: count * plane, k: depth,
                               a: weights.baseAddress!, lda: depth,
                               b: workspace.columns, ldb: count * plane,
                               c: output + first * plane, ldc: n * plane)
@@ -170,18 +205,28 @@ public final class ResNet9: @unchecked Sendable {
         let input: UnsafeMutablePointer<Float>
         let buffers: [UnsafeMutablePointer<Float>]
         let beforePooling: UnsafeMutablePointer<Float>
+        /// im2col columns, or Winograd-transformed inputs (16 * in * tiles <= 9 * in * h * w).
         let columns: UnsafeMutablePointer<Float>
         let columnCapacity: Int
+        /// Winograd GEMM products, [16, out, tiles] per image, and the input transform's scratch.
+        let products: UnsafeMutablePointer<Float>
+        let productCapacity: Int
+        let winogradScratch: UnsafeMutablePointer<Float>
         private let activationCapacity: Int
 
         init(for network: ResNet9) {
             let images = ResNet9.maxImagesPerPass
             var side = network.inputSize, largest = network.architecture.inputChannels * side * side, columns = 0
+            var products = 0
             for block in network.architecture.blocks {
                 largest = max(largest, block.outChannels * side * side)
                 columns = max(columns, block.inChannels * 9 * side * side)
+                products = max(products, 16 * block.outChannels * winogradTileCount(height: side, width: side))
                 if block.pools { side /= 2 }
             }
+            productCapacity = products
+            self.products = .allocate(capacity: products)
+            winogradScratch = .allocate(capacity: winogradScratchCount(height: network.inputSize, width: network.inputSize))
             activationCapacity = largest * images
             columnCapacity = columns
             input = .allocate(capacity: activationCapacity)
@@ -195,6 +240,8 @@ public final class ResNet9: @unchecked Sendable {
             buffers.forEach { $0.deallocate() }
             beforePooling.deallocate()
             columns.deallocate()
+            products.deallocate()
+            winogradScratch.deallocate()
         }
     }
 

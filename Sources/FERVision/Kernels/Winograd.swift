@@ -1,0 +1,157 @@
+// Winograd F(2x2, 3x3) for 3x3 convolutions with padding 1, stride 1 (Lavin & Gray, 2015): each 2x2
+// output tile costs 16 multiplies per input/output channel pair instead of 36, so the GEMMs do 2.25x
+// less work. Transforms (B, G, A below) are exact in binary floating point up to the halves in G.
+//
+// filter  U = G g G^T   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]          (4x4 from 3x3)
+// input   V = B^T d B   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]          (4x4 tile d, stride 2)
+// output  Y = A^T M A   A^T = [1 1 1 0; 0 1 -1 -1]                             (2x2 from 4x4)
+// with M[k] = U[k] * V[k] as 16 GEMMs over channels: [out, in] x [in, tiles] -> [out, tiles].
+
+/// U for every (out, in) pair: [16, outChannels, inChannels], from weights [out, in, 3, 3].
+func winogradFilters(_ weights: [Float], outChannels: Int, inChannels: Int) -> [Float] {
+    precondition(weights.count == outChannels * inChannels * 9)
+    let pairs = outChannels * inChannels
+    var transformed = [Float](repeating: 0, count: 16 * pairs)
+    let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+    for pair in 0..<pairs {
+        let w = (0..<9).map { Double(weights[pair * 9 + $0]) }
+        // t = G w (4x3), then U = t G^T (4x4)
+        var t = [[Double]](repeating: [0, 0, 0], count: 4)
+        for i in 0..<4 { for j in 0..<3 { t[i][j] = g[i][0] * w[j] + g[i][1] * w[3 + j] + g[i][2] * w[6 + j] } }
+        for i in 0..<4 {
+            for j in 0..<4 {
+                transformed[(i * 4 + j) * pairs + pair] = Float(t[i][0] * g[j][0] + t[i][1] * g[j][1] + t[i][2] * g[j][2])
+            }
+        }
+    }
+    return transformed
+}
+
+/// Tiles per image for a `height` x `width` output: ceil(h / 2) * ceil(w / 2).
+@inline(__always)
+func winogradTileCount(height: Int, width: Int) -> Int { ((height + 1) / 2) * ((width + 1) / 2) }
+
+/// Scratch floats `winogradInputs` needs for a feature map `width` pixels wide: one zero-bordered plane
+/// row set plus even/odd de-interleaved copies of four rows.
+func winogradScratchCount(height: Int, width: Int) -> Int {
+    (height + 3) * (width + 3) + 8 * (width / 2 + 10)
+}
+
+/// V for images `firstImage ..< firstImage + imageCount` of a channel-major input [channels, images, h, w]:
+/// transformed: [16, channels, imageCount * tiles]. Vectorized across 8 neighbouring tiles of a tile row,
+/// so each of the 16 outputs is stored 8 contiguous floats at a time.
+func winogradInputs(
+    _ input: UnsafePointer<Float>, channels: Int, images: Int, height: Int, width: Int,
+    firstImage: Int, imageCount: Int,
+    scratch: UnsafeMutablePointer<Float>, into transformed: UnsafeMutablePointer<Float>
+) {
+    typealias V8 = SIMD8<Float>
+    let tilesY = (height + 1) / 2, tilesX = (width + 1) / 2
+    let tilesPerImage = tilesY * tilesX, columns = imageCount * tilesPerImage
+    let stride = width + 3          // the left pad, and room to read a 4-wide tile past odd right edges
+    let streamLength = channels * columns
+    let padded = scratch
+    // Tile tx reads columns 2tx ..< 2tx + 4 of a padded row: evens[tx], odds[tx], evens[tx + 1], odds[tx + 1].
+    let laneStride = tilesX + 9, evens = scratch + (height + 3) * stride, odds = evens + 4 * laneStride
+    padded.update(repeating: 0, count: (height + 3) * stride)
+    evens.update(repeating: 0, count: 8 * laneStride)
+    for c in 0..<channels {
+        for i in 0..<imageCount {
+            let plane = input + (c * images + firstImage + i) * height * width
+            for y in 0..<height { (padded + (y + 1) * stride + 1).update(from: plane + y * width, count: width) }
+            let out = transformed + c * columns + i * tilesPerImage
+            for ty in 0..<tilesY {
+                for r in 0..<4 {
+                    let row = padded + (2 * ty + r) * stride
+                    for t in 0...tilesX {
+                        evens[r * laneStride + t] = row[2 * t]
+                        odds[r * laneStride + t] = row[2 * t + 1]
+                    }
+                }
+                for tx in Swift.stride(from: 0, to: tilesX, by: 8) {
+                    @inline(__always) func load(_ base: UnsafeMutablePointer<Float>, _ r: Int, _ shift: Int) -> V8 {
+                        UnsafeRawPointer(base + r * laneStride + tx + shift).loadUnaligned(as: V8.self)
+                    }
+                    // Row r of d B, for 8 tiles at once: (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
+                    @inline(__always) func rowTimesB(_ r: Int) -> (V8, V8, V8, V8) {
+                        let d0 = load(evens, r, 0), d1 = load(odds, r, 0), d2 = load(evens, r, 1), d3 = load(odds, r, 1)
+                        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+                    }
+                    let e0 = rowTimesB(0), e1 = rowTimesB(1), e2 = rowTimesB(2), e3 = rowTimesB(3)
+                    let count = min(8, tilesX - tx), offset = ty * tilesX + tx
+                    // B^T (d B): rows e0 - e2, e1 + e2, e2 - e1, e1 - e3; output k = 4 * row + column.
+                    @inline(__always) func emit(_ k: Int, _ v: V8) { store(v, to: out + k * streamLength + offset, count: count) }
+                    emit(0, e0.0 - e2.0); emit(1, e0.1 - e2.1); emit(2, e0.2 - e2.2); emit(3, e0.3 - e2.3)
+                    emit(4, e1.0 + e2.0); emit(5, e1.1 + e2.1); emit(6, e1.2 + e2.2); emit(7, e1.3 + e2.3)
+                    emit(8, e2.0 - e1.0); emit(9, e2.1 - e1.1); emit(10, e2.2 - e1.2); emit(11, e2.3 - e1.3)
+                    emit(12, e1.0 - e3.0); emit(13, e1.1 - e3.1); emit(14, e1.2 - e3.2); emit(15, e1.3 - e3.3)
+                }
+            }
+        }
+    }
+}
+
+/// Y from the 16 GEMM products [16, outChannels, imageCount * tiles] into the channel-major output
+/// [outChannels, images, h, w] at images `firstImage ..< firstImage + imageCount`. Vectorized across 8
+/// consecutive tiles of an output channel (spanning tile rows and images), then scattered as 2x2 blocks.
+func winogradOutputs(
+    _ products: UnsafePointer<Float>, outChannels: Int, images: Int, height: Int, width: Int,
+    firstImage: Int, imageCount: Int, into output: UnsafeMutablePointer<Float>
+) {
+    typealias V8 = SIMD8<Float>
+    let tilesY = (height + 1) / 2, tilesX = (width + 1) / 2
+    let columns = imageCount * tilesY * tilesX
+    let streamLength = outChannels * columns, planeLength = height * width
+    for o in 0..<outChannels {
+        let source = products + o * columns
+        var image = firstImage, ty = 0, tx = 0          // the tile the next lane belongs to
+        for t in Swift.stride(from: 0, to: columns, by: 8) {
+            let count = min(8, columns - t)
+            @inline(__always) func m(_ k: Int) -> V8 { load(source + k * streamLength + t, count: count) }
+            // A^T M: per column j, s0 = M0j + M1j + M2j and s1 = M1j - M2j - M3j.
+            @inline(__always) func column(_ j: Int) -> (V8, V8) {
+                let m0 = m(j), m1 = m(4 + j), m2 = m(8 + j), m3 = m(12 + j)
+                return (m0 + m1 + m2, m1 - m2 - m3)
+            }
+            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+            // (A^T M) A: y0 = s[0] + s[1] + s[2], y1 = s[1] - s[2] - s[3], for each of the two rows.
+            let y00 = c0.0 + c1.0 + c2.0, y01 = c1.0 - c2.0 - c3.0
+            let y10 = c0.1 + c1.1 + c2.1, y11 = c1.1 - c2.1 - c3.1
+            for lane in 0..<count {
+                let y = 2 * ty, x = 2 * tx
+                let top = output + (o * images + image) * planeLength + y * width + x
+                top[0] = y00[lane]
+                if x + 1 < width { top[1] = y01[lane] }
+                if y + 1 < height {
+                    top[width] = y10[lane]
+                    if x + 1 < width { top[width + 1] = y11[lane] }
+                }
+                tx += 1
+                if tx == tilesX {
+                    tx = 0
+                    ty += 1
+                    if ty == tilesY { ty = 0; image += 1 }
+                }
+            }
+        }
+    }
+}
+
+/// Stores the first `count` lanes of `v` at `p` (all 8 in one unaligned store when `count` is 8).
+@inline(__always)
+private func store(_ v: SIMD8<Float>, to p: UnsafeMutablePointer<Float>, count: Int) {
+    if count == 8 {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    } else {
+        for lane in 0..<count { p[lane] = v[lane] }
+    }
+}
+
+/// Loads `count` floats from `p` into the first lanes (the rest zero), never reading past them.
+@inline(__always)
+private func load(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+    if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    var v = SIMD8<Float>()
+    for lane in 0..<count { v[lane] = p[lane] }
+    return v
+}
