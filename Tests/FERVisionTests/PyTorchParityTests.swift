@@ -93,3 +93,52 @@ final class ConvolutionMethodTests: XCTestCase {
         }
     }
 }
+
+/// Splitting work across threads gives the same result: bit for bit with Winograd (each GEMM is the same
+/// call, only on another thread), to float rounding with im2col (a band of rows can take OpenBLAS's
+/// edge kernels, which sum in another order).
+final class ThreadingTests: XCTestCase {
+    override func tearDown() { BLAS.setThreadCount(1) }
+
+    func testTwoThreadsGiveIdenticalLogits() {
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7, widths: [8, 16, 16, 32])
+        let weights = StateDict.initialized(architecture, seed: 12)
+        var random = SplitMix64(seed: 13)
+        let batch = Tensor(shape: [5, 1, 48, 48], scalars: (0..<5 * 2304).map { _ in random.uniform(-2, 2) })
+        for method in ResNet9.ConvolutionMethod.allCases {
+            let network = ResNet9(stateDict: weights, architecture: architecture, convolutionMethod: method)
+            BLAS.setThreadCount(1)
+            let single = network.logits(for: batch)
+            BLAS.setThreadCount(2)
+            let split = network.logits(for: batch)
+            if method == .winograd {
+                XCTAssertEqual(single.scalars, split.scalars, "\(method): threads changed the logits")
+            } else {
+                assertClose(split.scalars, single.scalars, tolerance: 1e-6, "\(method): 2 threads vs 1")
+            }
+        }
+    }
+
+    func testConcurrentCallersGetTheirOwnResults() {
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7, widths: [4, 8, 8, 16])
+        let network = ResNet9(stateDict: .initialized(architecture, seed: 14), architecture: architecture)
+        let inputs = (0..<8).map { seed -> Tensor in
+            var random = SplitMix64(seed: UInt64(seed))
+            return Tensor(shape: [1, 1, 48, 48], scalars: (0..<2304).map { _ in random.uniform(-2, 2) })
+        }
+        let expected = inputs.map { network.logits(for: $0).scalars }
+        BLAS.setThreadCount(2)
+        let results = Results(count: inputs.count)
+        DispatchQueue.concurrentPerform(iterations: 32) { i in
+            results.set(i % inputs.count, network.logits(for: inputs[i % inputs.count]).scalars)
+        }
+        for (i, value) in results.values.enumerated() { XCTAssertEqual(value, expected[i], "caller \(i)") }
+    }
+}
+
+private final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [[Float]]
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ index: Int, _ value: [Float]) { lock.lock(); values[index] = value; lock.unlock() }
+}

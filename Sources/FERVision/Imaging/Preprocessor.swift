@@ -96,17 +96,6 @@ public struct Preprocessor: Sendable {
         }
         return result
     }
-
-    /// A batch [N, channels, inputSize, inputSize] of center-cropped images (each image's crop must
-    /// be inside it, which a center square always is unless the image is empty).
-    public func batch(_ images: [ByteImage]) -> Tensor {
-        var scalars: [Float] = []
-        scalars.reserveCapacity(images.count * inputLength)
-        for image in images {
-            scalars += input(for: image) ?? [Float](repeating: 0, count: inputLength)
-        }
-        return Tensor(shape: [images.count, channels, inputSize, inputSize], scalars: scalars)
-    }
 }
 
 /// Area-averaging weights along one axis: output pixel i covers source interval

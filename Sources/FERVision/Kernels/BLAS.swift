@@ -1,14 +1,24 @@
 import COpenBLAS
+import Dispatch
 
-/// The matrix multiply every convolution and linear layer runs on, and OpenBLAS's thread control.
+/// The matrix multiply every convolution and linear layer runs on, and how work is spread over cores.
+///
+/// FERVision splits work across its own Dispatch workers (ranges of channels, GEMM rows, Winograd
+/// components) and keeps OpenBLAS single-threaded inside each call: the network's many mid-sized GEMMs
+/// and its transforms then all scale, where OpenBLAS's own threads would only split each GEMM.
 public enum BLAS {
-    /// Sets how many threads OpenBLAS uses for every following multiply (process-wide).
+    nonisolated(unsafe) private static var workers = 1
+    /// OpenBLAS starts with one thread per core; pin it to one before the first multiply.
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    /// Sets how many threads FERVision's kernels use from now on (process-wide; set it before work starts).
     public static func setThreadCount(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+        _ = singleThreaded
+        workers = max(1, count)
     }
 
-    /// The number of threads OpenBLAS currently uses.
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads FERVision's kernels use (1 unless set).
+    public static var threadCount: Int { workers }
 
     /// OpenBLAS's name for the CPU kernel it selected (for benchmark reports).
     public static var coreName: String {
@@ -16,7 +26,17 @@ public enum BLAS {
         return String(cString: name)
     }
 
-    /// `C = A * B (+ C if accumulate)`, row-major, with explicit leading dimensions.
+    /// Runs `body` on `parts` contiguous slices of `0..<count`, one per worker, and returns when all are
+    /// done. With one worker (or one slice) it runs inline on the caller's thread.
+    static func parallelSlices(of count: Int, parts: Int = threadCount, _ body: (Int, Range<Int>) -> Void) {
+        let parts = max(1, min(parts, count))
+        if parts == 1 { return body(0, 0..<count) }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            body(part, (count * part / parts)..<(count * (part + 1) / parts))
+        }
+    }
+
+    /// `C = A * B (+ C if accumulate)`, row-major, with explicit leading dimensions, on the calling thread.
     ///   A: [m, k] (or [k, m] read transposed when `transposeA`), B: [k, n] (or [n, k] when `transposeB`),
     ///   C: [m, n] with row stride `ldc`.
     @inline(__always)
@@ -26,6 +46,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
     ) {
+        _ = singleThreaded
         cblas_sgemm(CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,

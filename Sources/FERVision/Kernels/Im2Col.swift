@@ -4,14 +4,15 @@
 /// columns: [channels * 9, imageCount * height * width] for images `firstImage ..< firstImage + imageCount`;
 ///          row `c * 9 + ky * 3 + kx`, column `i * height * width + y * width + x` holds
 ///          input[c, firstImage + i, y + ky - 1, x + kx - 1], or 0 outside the image.
+///          Only rows of channels in `channelRange` are written, so workers can split the channels.
 func im2col3x3(
     input: UnsafePointer<Float>, channels: Int, images: Int, height: Int, width: Int,
-    firstImage: Int, imageCount: Int,
+    firstImage: Int, imageCount: Int, channelRange: Range<Int>? = nil,
     columns: UnsafeMutablePointer<Float>
 ) {
     let plane = height * width
     let rowLength = imageCount * plane
-    for c in 0..<channels {
+    for c in channelRange ?? 0..<channels {
         for ky in 0..<3 {
             for kx in 0..<3 {
                 let row = columns + (c * 9 + ky * 3 + kx) * rowLength

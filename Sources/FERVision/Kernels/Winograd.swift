@@ -40,9 +40,10 @@ func winogradScratchCount(height: Int, width: Int) -> Int {
 /// V for images `firstImage ..< firstImage + imageCount` of a channel-major input [channels, images, h, w]:
 /// transformed: [16, channels, imageCount * tiles]. Vectorized across 8 neighbouring tiles of a tile row,
 /// so each of the 16 outputs is stored 8 contiguous floats at a time.
+/// Only channels in `channelRange` are transformed, so workers can split the channels (each with its own scratch).
 func winogradInputs(
     _ input: UnsafePointer<Float>, channels: Int, images: Int, height: Int, width: Int,
-    firstImage: Int, imageCount: Int,
+    firstImage: Int, imageCount: Int, channelRange: Range<Int>,
     scratch: UnsafeMutablePointer<Float>, into transformed: UnsafeMutablePointer<Float>
 ) {
     typealias V8 = SIMD8<Float>
@@ -55,7 +56,7 @@ func winogradInputs(
     let laneStride = tilesX + 9, evens = scratch + (height + 3) * stride, odds = evens + 4 * laneStride
     padded.update(repeating: 0, count: (height + 3) * stride)
     evens.update(repeating: 0, count: 8 * laneStride)
-    for c in 0..<channels {
+    for c in channelRange {
         for i in 0..<imageCount {
             let plane = input + (c * images + firstImage + i) * height * width
             for y in 0..<height { (padded + (y + 1) * stride + 1).update(from: plane + y * width, count: width) }
@@ -94,15 +95,16 @@ func winogradInputs(
 /// Y from the 16 GEMM products [16, outChannels, imageCount * tiles] into the channel-major output
 /// [outChannels, images, h, w] at images `firstImage ..< firstImage + imageCount`. Vectorized across 8
 /// consecutive tiles of an output channel (spanning tile rows and images), then scattered as 2x2 blocks.
+/// Only output channels in `channelRange` are written, so workers can split them.
 func winogradOutputs(
     _ products: UnsafePointer<Float>, outChannels: Int, images: Int, height: Int, width: Int,
-    firstImage: Int, imageCount: Int, into output: UnsafeMutablePointer<Float>
+    firstImage: Int, imageCount: Int, channelRange: Range<Int>, into output: UnsafeMutablePointer<Float>
 ) {
     typealias V8 = SIMD8<Float>
     let tilesY = (height + 1) / 2, tilesX = (width + 1) / 2
     let columns = imageCount * tilesY * tilesX
     let streamLength = outChannels * columns, planeLength = height * width
-    for o in 0..<outChannels {
+    for o in channelRange {
         let source = products + o * columns
         var image = firstImage, ty = 0, tx = 0          // the tile the next lane belongs to
         for t in Swift.stride(from: 0, to: columns, by: 8) {

@@ -32,11 +32,6 @@ public struct ModelMetadata: Equatable, Sendable {
         self.provenance = provenance
     }
 
-    /// The mean and std for input channel `channel` (a single value serves every channel).
-    public func normalization(forChannel channel: Int) -> (mean: Float, std: Float) {
-        (mean.count == 1 ? mean[0] : mean[channel], std.count == 1 ? std[0] : std[channel])
-    }
-
     // MARK: safetensors encoding
 
     enum Key {

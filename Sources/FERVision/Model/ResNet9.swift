@@ -116,22 +116,22 @@ public final class ResNet9: @unchecked Sendable {
         var s = side
         // conv1
         convolve(conv[0], x, images: n, side: s, into: a, workspace: workspace)
-        addBiasReLU(a, bias: conv[0].bias, channels: conv[0].block.outChannels, planeLength: n * s * s)
+        biasReLU(conv[0], a, planeLength: n * s * s, workers: workspace.workers)
         // conv2 (pool) -> b
         convolveBiasReLUPool(conv[1], a, images: n, side: s, into: b, workspace: workspace); s /= 2
         // res1: c = relu(res1.1(relu(res1.0(b)))) + b
         convolve(conv[2], b, images: n, side: s, into: a, workspace: workspace)
-        addBiasReLU(a, bias: conv[2].bias, channels: conv[2].block.outChannels, planeLength: n * s * s)
+        biasReLU(conv[2], a, planeLength: n * s * s, workers: workspace.workers)
         convolve(conv[3], a, images: n, side: s, into: c, workspace: workspace)
-        addBiasReLU(c, bias: conv[3].bias, channels: conv[3].block.outChannels, planeLength: n * s * s, addingSkip: b)
+        biasReLU(conv[3], c, planeLength: n * s * s, addingSkip: b, workers: workspace.workers)
         // conv3 (pool) -> a, conv4 (pool) -> b
         convolveBiasReLUPool(conv[4], c, images: n, side: s, into: a, workspace: workspace); s /= 2
         convolveBiasReLUPool(conv[5], a, images: n, side: s, into: b, workspace: workspace); s /= 2
         // res2: c = relu(res2.1(relu(res2.0(b)))) + b
         convolve(conv[6], b, images: n, side: s, into: a, workspace: workspace)
-        addBiasReLU(a, bias: conv[6].bias, channels: conv[6].block.outChannels, planeLength: n * s * s)
+        biasReLU(conv[6], a, planeLength: n * s * s, workers: workspace.workers)
         convolve(conv[7], a, images: n, side: s, into: c, workspace: workspace)
-        addBiasReLU(c, bias: conv[7].bias, channels: conv[7].block.outChannels, planeLength: n * s * s, addingSkip: b)
+        biasReLU(conv[7], c, planeLength: n * s * s, addingSkip: b, workers: workspace.workers)
         // classifier: MaxPool2d(4) (floor) -> flatten (PyTorch order c, y, x) -> linear
         let width = architecture.widths[3], pooled = ResNet9Architecture.classifierPoolSide(inputSize: side)
         let pooledPlane = pooled * pooled, features = width * pooledPlane
@@ -163,16 +163,23 @@ public final class ResNet9: @unchecked Sendable {
             filters.withUnsafeBufferPointer { u in
                 for first in stride(from: 0, to: n, by: chunk) {
                     let count = min(chunk, n - first), columns = count * tiles
-                    winogradInputs(input, channels: inChannels, images: n, height: s, width: s, firstImage: first,
-                                   imageCount: count, scratch: workspace.winogradScratch, into: workspace.columns)
-                    for k in 0..<16 {
-                        BLAS.multiply(m: outChannels, n: columns, k: inChannels,
-                                      a: u.baseAddress! + k * outChannels * inChannels, lda: inChannels,
-                                      b: workspace.columns + k * inChannels * columns, ldb: columns,
-                                      c: workspace.products + k * outChannels * columns, ldc: columns)
+                    BLAS.parallelSlices(of: inChannels, parts: workspace.workers) { worker, channels in
+                        winogradInputs(input, channels: inChannels, images: n, height: s, width: s, firstImage: first,
+                                       imageCount: count, channelRange: channels,
+                                       scratch: workspace.winogradScratch[worker], into: workspace.columns)
                     }
-                    winogradOutputs(workspace.products, outChannels: outChannels, images: n, height: s, width: s,
-                                    firstImage: first, imageCount: count, into: output)
+                    BLAS.parallelSlices(of: 16, parts: workspace.workers) { _, components in
+                        for k in components {
+                            BLAS.multiply(m: outChannels, n: columns, k: inChannels,
+                                          a: u.baseAddress! + k * outChannels * inChannels, lda: inChannels,
+                                          b: workspace.columns + k * inChannels * columns, ldb: columns,
+                                          c: workspace.products + k * outChannels * columns, ldc: columns)
+                        }
+                    }
+                    BLAS.parallelSlices(of: outChannels, parts: workspace.workers) { _, channels in
+                        winogradOutputs(workspace.products, outChannels: outChannels, images: n, height: s, width: s,
+                                        firstImage: first, imageCount: count, channelRange: channels, into: output)
+                    }
                 }
             }
             return
@@ -182,12 +189,17 @@ public final class ResNet9: @unchecked Sendable {
         layer.weights.withUnsafeBufferPointer { weights in
             for first in stride(from: 0, to: n, by: chunk) {
                 let count = min(chunk, n - first)
-                im2col3x3(input: input, channels: inChannels, images: n, height: s, width: s,
-                          firstImage: first, imageCount: count, columns: workspace.columns)
-                BLAS.multiply(m: outChannels, n: count * plane, k: depth,
-                              a: weights.baseAddress!, lda: depth,
-                              b: workspace.columns, ldb: count * plane,
-                              c: output + first * plane, ldc: n * plane)
+                BLAS.parallelSlices(of: inChannels, parts: workspace.workers) { _, channels in
+                    im2col3x3(input: input, channels: inChannels, images: n, height: s, width: s,
+                              firstImage: first, imageCount: count, channelRange: channels, columns: workspace.columns)
+                }
+                // Each worker computes a band of output channels (rows of W and of the output).
+                BLAS.parallelSlices(of: outChannels, parts: workspace.workers) { _, rows in
+                    BLAS.multiply(m: rows.count, n: count * plane, k: depth,
+                                  a: weights.baseAddress! + rows.lowerBound * depth, lda: depth,
+                                  b: workspace.columns, ldb: count * plane,
+                                  c: output + rows.lowerBound * n * plane + first * plane, ldc: n * plane)
+                }
             }
         }
     }
@@ -196,8 +208,26 @@ public final class ResNet9: @unchecked Sendable {
     private func convolveBiasReLUPool(_ layer: FoldedConvolution, _ input: UnsafePointer<Float>, images n: Int, side s: Int,
                                       into output: UnsafeMutablePointer<Float>, workspace: Workspace) {
         convolve(layer, input, images: n, side: s, into: workspace.beforePooling, workspace: workspace)
-        maxPool2BiasReLU(workspace.beforePooling, into: output, bias: layer.bias,
-                         channels: layer.block.outChannels, planes: n, height: s, width: s)
+        let inPlane = n * s * s, outPlane = n * (s / 2) * (s / 2)
+        layer.bias.withUnsafeBufferPointer { bias in
+            BLAS.parallelSlices(of: layer.block.outChannels, parts: workspace.workers) { _, channels in
+                maxPool2BiasReLU(workspace.beforePooling + channels.lowerBound * inPlane, into: output + channels.lowerBound * outPlane,
+                                 bias: bias.baseAddress! + channels.lowerBound,
+                                 channels: channels.count, planes: n, height: s, width: s)
+            }
+        }
+    }
+
+    /// Bias and ReLU (then the residual add) over each output channel's `planeLength` values, split by channel.
+    private func biasReLU(_ layer: FoldedConvolution, _ buffer: UnsafeMutablePointer<Float>, planeLength: Int,
+                          addingSkip skip: UnsafePointer<Float>? = nil, workers: Int) {
+        layer.bias.withUnsafeBufferPointer { bias in
+            BLAS.parallelSlices(of: layer.block.outChannels, parts: workers) { _, channels in
+                let offset = channels.lowerBound * planeLength
+                addBiasReLU(buffer + offset, bias: bias.baseAddress! + channels.lowerBound, channels: channels.count,
+                            planeLength: planeLength, addingSkip: skip.map { $0 + offset })
+            }
+        }
     }
 
     /// Scratch memory for one forward pass of up to `maxImagesPerPass` images.
@@ -211,7 +241,10 @@ public final class ResNet9: @unchecked Sendable {
         /// Winograd GEMM products, [16, out, tiles] per image, and the input transform's scratch.
         let products: UnsafeMutablePointer<Float>
         let productCapacity: Int
-        let winogradScratch: UnsafeMutablePointer<Float>
+        /// Input-transform scratch, one per worker.
+        let winogradScratch: [UnsafeMutablePointer<Float>]
+        /// Threads this workspace's passes use (`BLAS.threadCount` when it was made).
+        let workers: Int
         private let activationCapacity: Int
 
         init(for network: ResNet9) {
@@ -226,7 +259,10 @@ public final class ResNet9: @unchecked Sendable {
             }
             productCapacity = products
             self.products = .allocate(capacity: products)
-            winogradScratch = .allocate(capacity: winogradScratchCount(height: network.inputSize, width: network.inputSize))
+            workers = BLAS.threadCount
+            winogradScratch = (0..<workers).map { _ in
+                .allocate(capacity: winogradScratchCount(height: network.inputSize, width: network.inputSize))
+            }
             activationCapacity = largest * images
             columnCapacity = columns
             input = .allocate(capacity: activationCapacity)
@@ -241,7 +277,7 @@ public final class ResNet9: @unchecked Sendable {
             beforePooling.deallocate()
             columns.deallocate()
             products.deallocate()
-            winogradScratch.deallocate()
+            winogradScratch.forEach { $0.deallocate() }
         }
     }
 
@@ -252,6 +288,8 @@ public final class ResNet9: @unchecked Sendable {
 
         func borrow(for network: ResNet9) -> Workspace {
             lock.lock()
+            // A workspace made for another thread count has the wrong number of scratch buffers.
+            idle.removeAll { $0.workers != BLAS.threadCount }
             let reused = idle.popLast()
             lock.unlock()
             return reused ?? Workspace(for: network)

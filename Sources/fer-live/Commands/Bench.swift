@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batch = 1
 
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Threads the network's kernels use (OpenBLAS runs single-threaded inside each).")
     var threads = 1
 
     @Option(help: "Timed forward passes.")

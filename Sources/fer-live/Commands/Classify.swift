@@ -24,17 +24,22 @@ struct Classify: ParsableCommand {
     @Option(help: ArgumentHelp("Images classified in one batched pass.", valueName: "n"))
     var batch = 32
 
+    @Option(help: ArgumentHelp("Threads for inference (default: every core).", valueName: "n"))
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
     @Argument(help: ArgumentHelp("Image files.", valueName: "image"))
     var images: [String]
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
     }
 
     func run() throws {
         var failed = false
         try reportingFailures {
+            BLAS.setThreadCount(threads)
             let classifier = EmotionClassifier(model: try modelOptions.load())
             for start in stride(from: 0, to: images.count, by: batch) {
                 let paths = images[start..<min(images.count, start + batch)]
