@@ -17,17 +17,21 @@ public final class ResNet9: @unchecked Sendable {
         /// im2col + one GEMM per layer: 9 multiply-adds per weight and output pixel. The plain reference.
         case im2col
         /// Winograd F(2x2, 3x3) + 16 GEMMs per layer: 2.25x fewer multiply-adds, plus cheap transforms.
-        /// Faster on every layer of the recipe's network (measured: BENCHMARKS.md).
+        /// Faster overall on the recipe's network, at batch 1 and in batches (measured: BENCHMARKS.md).
         case winograd
     }
 
-    /// A convolution with its batch norm folded in: weights [out, in * 9], bias [out], and the weights
-    /// Winograd-transformed ([16, out, in]) when this layer uses Winograd.
+    /// A convolution with its batch norm folded in: bias [out], and weights as the method needs them.
     struct FoldedConvolution {
+        enum Weights {
+            /// [out, in * 9], for im2col.
+            case direct([Float])
+            /// [16, out, in], Winograd-transformed.
+            case winograd([Float])
+        }
         let block: ResNet9Architecture.Block
-        let weights: [Float]
+        let weights: Weights
         let bias: [Float]
-        let winogradFilters: [Float]?
     }
 
     let convolutions: [FoldedConvolution]
@@ -42,7 +46,7 @@ public final class ResNet9: @unchecked Sendable {
     /// BatchNorm2d's epsilon in the recipe.
     public static let batchNormEpsilon = 1e-5
 
-    /// Builds the network from a validated state dict (see `ModelFile`), folding each BatchNorm into its
+    /// Builds the network from a validated state dict (see `ModelLoader`), folding each BatchNorm into its
     /// convolution: w' = w * g / sqrt(var + eps), b' = (b - mean) * g / sqrt(var + eps) + beta.
     /// - Precondition: the state dict matches `architecture.parameterLayout` and `inputSize` is accepted.
     public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48,
@@ -66,8 +70,11 @@ public final class ResNet9: @unchecked Sendable {
                 for j in 0..<fanIn { folded[o * fanIn + j] = Float(Double(weight[o * fanIn + j]) * scale) }
                 foldedBias[o] = Float((Double(bias[o]) - Double(mean[o])) * scale + Double(beta[o]))
             }
-            let filters = convolutionMethod == .winograd ? winogradFilters(folded, outChannels: block.outChannels, inChannels: block.inChannels) : nil
-            return FoldedConvolution(block: block, weights: folded, bias: foldedBias, winogradFilters: filters)
+            let weights: FoldedConvolution.Weights = switch convolutionMethod {
+            case .im2col: .direct(folded)
+            case .winograd: .winograd(winogradFilters(folded, outChannels: block.outChannels, inChannels: block.inChannels))
+            }
+            return FoldedConvolution(block: block, weights: weights, bias: foldedBias)
         }
         let prefix = ResNet9Architecture.classifierPrefix
         classifierWeights = values("\(prefix).weight")
@@ -156,7 +163,8 @@ public final class ResNet9: @unchecked Sendable {
     private func convolve(_ layer: FoldedConvolution, _ input: UnsafePointer<Float>, images n: Int, side s: Int,
                           into output: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let inChannels = layer.block.inChannels, outChannels = layer.block.outChannels
-        if let filters = layer.winogradFilters {
+        switch layer.weights {
+        case .winograd(let filters):
             let tiles = winogradTileCount(height: s, width: s)
             let chunk = max(1, min(n, workspace.columnCapacity / (16 * inChannels * tiles),
                                    workspace.productCapacity / (16 * outChannels * tiles)))
@@ -182,23 +190,23 @@ public final class ResNet9: @unchecked Sendable {
                     }
                 }
             }
-            return
-        }
-        let plane = s * s, depth = inChannels * 9
-        let chunk = max(1, min(n, workspace.columnCapacity / (depth * plane)))
-        layer.weights.withUnsafeBufferPointer { weights in
-            for first in stride(from: 0, to: n, by: chunk) {
-                let count = min(chunk, n - first)
-                BLAS.parallelSlices(of: inChannels, parts: workspace.workers) { _, channels in
-                    im2col3x3(input: input, channels: inChannels, images: n, height: s, width: s,
-                              firstImage: first, imageCount: count, channelRange: channels, columns: workspace.columns)
-                }
-                // Each worker computes a band of output channels (rows of W and of the output).
-                BLAS.parallelSlices(of: outChannels, parts: workspace.workers) { _, rows in
-                    BLAS.multiply(m: rows.count, n: count * plane, k: depth,
-                                  a: weights.baseAddress! + rows.lowerBound * depth, lda: depth,
-                                  b: workspace.columns, ldb: count * plane,
-                                  c: output + rows.lowerBound * n * plane + first * plane, ldc: n * plane)
+        case .direct(let direct):
+            let plane = s * s, depth = inChannels * 9
+            let chunk = max(1, min(n, workspace.columnCapacity / (depth * plane)))
+            direct.withUnsafeBufferPointer { weights in
+                for first in stride(from: 0, to: n, by: chunk) {
+                    let count = min(chunk, n - first)
+                    BLAS.parallelSlices(of: inChannels, parts: workspace.workers) { _, channels in
+                        im2col3x3(input: input, channels: inChannels, images: n, height: s, width: s,
+                                  firstImage: first, imageCount: count, channelRange: channels, columns: workspace.columns)
+                    }
+                    // Each worker computes a band of output channels (rows of W and of the output).
+                    BLAS.parallelSlices(of: outChannels, parts: workspace.workers) { _, rows in
+                        BLAS.multiply(m: rows.count, n: count * plane, k: depth,
+                                      a: weights.baseAddress! + rows.lowerBound * depth, lda: depth,
+                                      b: workspace.columns, ldb: count * plane,
+                                      c: output + rows.lowerBound * n * plane + first * plane, ldc: n * plane)
+                    }
                 }
             }
         }

@@ -9,8 +9,9 @@ struct Bench: ParsableCommand {
         abstract: "Measure model-only inference latency per image (p50/p90/p99) and GFLOP/s.",
         discussion: """
             Times the ResNet9 forward pass (no decoding or preprocessing) on random inputs of the model's \
-            shape. Latency is per image: a batch's time divided by its size. GFLOP/s counts 2 FLOPs per \
-            multiply-add at the median latency. Without an installed model, a model of the same shape \
+            shape. Latency is per image: a batch's time divided by its size. GFLOP/s is effective: the direct \
+            convolution's 2 FLOPs per multiply-add (1.70 GFLOP per 48x48 image) over the median latency, \
+            although Winograd convolutions do fewer. Without an installed model, a model of the same shape \
             with random weights is built in memory (the speed is the same).
 
             Example: fer-live bench --batch 1 --threads 1 --iterations 100 --json
