@@ -80,8 +80,72 @@ def images():
               metadata={"generator": "tools/make_fixtures.py", "fixture_version": FIXTURE_VERSION})
 
 
+def training_reference(steps=5, total_steps=100, batch=8):
+    """One backward and `steps` optimizer steps of the recipe (Adam + L2 weight decay, OneCycleLR with
+    cycled beta1, gradient clipping by value) on a narrow ResNet9 and a fixed batch, augmentation off.
+
+    The weights start in float32 (what the Swift side loads) and the reference runs in float64, so it is
+    the exact answer and not one float32 summation order among many: the convolution biases, whose true
+    gradient is 0 (batch norm subtracts them at once), then get gradients far below Adam's epsilon instead
+    of float32 noise that Adam would turn into full learning-rate steps. The 5 steps stay in the warm-up
+    of a 100-step cycle; `onecycle.*` records a whole 40-step cycle for the schedule test."""
+    torch.manual_seed(21)
+    initial = ResNet9(1, 7, NARROW)
+    save_file(initial.state_dict(), os.path.join(OUT, "train_initial.safetensors"))
+    g = torch.Generator().manual_seed(22)
+    inputs = torch.randn(batch, 1, 48, 48, generator=g).double()
+    labels = torch.randint(0, 7, (batch,), generator=g)
+
+    def fresh():
+        model = ResNet9(1, 7, NARROW)
+        model.load_state_dict(initial.state_dict())
+        return model.double().train()
+
+    model = fresh()
+    loss = torch.nn.functional.cross_entropy(model(inputs), labels)
+    loss.backward()
+    expected = {"inputs": inputs, "labels": labels.double(), "loss": loss.detach().reshape(1)}
+    for name, parameter in model.named_parameters():
+        expected[f"grad.{name}"] = parameter.grad.detach().clone()
+
+    model = fresh()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.005, weight_decay=9e-6)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.005, total_steps=total_steps)
+    losses, rates = [], []
+    for _ in range(steps):   # the reference notebook's loop order
+        loss = torch.nn.functional.cross_entropy(model(inputs), labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(model.parameters(), 0.1)
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        optimizer.zero_grad()
+        schedule.step()
+        losses.append(loss.item())
+    for name, value in model.state_dict().items():
+        expected[f"after.{name}"] = value.detach().clone()
+    expected["losses"] = torch.tensor(losses)
+    expected["rates"] = torch.tensor(rates)
+
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.005)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.005, total_steps=40)
+    cycle_rates, cycle_betas = [], []
+    for _ in range(40):
+        cycle_rates.append(optimizer.param_groups[0]["lr"])
+        cycle_betas.append(optimizer.param_groups[0]["betas"][0])
+        optimizer.step()
+        schedule.step()
+    expected["onecycle.rates"] = torch.tensor(cycle_rates, dtype=torch.float64)
+    expected["onecycle.betas"] = torch.tensor(cycle_betas, dtype=torch.float64)
+    save_file({k: (v.float() if v.dtype == torch.float64 else v).contiguous() for k, v in expected.items()},
+              os.path.join(OUT, "train_expected.safetensors"),
+              metadata={"generator": "tools/make_fixtures.py", "fixture_version": FIXTURE_VERSION,
+                        "steps": str(steps), "total_steps": str(total_steps), "max_lr": "0.005",
+                        "weight_decay": "9e-6", "grad_clip": "0.1", "reference_precision": "float64"})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    training_reference()
     reference("narrow_resnet9", channels=1, classes=7, seed=11, images=3)
     notebook = reference("notebook_resnet9", channels=3, classes=10, seed=12, images=2)
     # A whole pickled module (not a state dict): import must refuse it with a clear message.

@@ -1,0 +1,164 @@
+import Foundation
+
+// Forward and backward of each training layer, side by side, over channel-major batches
+// [channels, images, h, w] (the layout the inference network uses, so one GEMM covers a whole chunk).
+// Backward functions accumulate into gradient buffers where a value has several consumers.
+
+/// Batch norm in training mode fused with ReLU, per channel over `count` = images * h * w values.
+/// z: [channels, count] (conv output) -> y = relu(gamma * (z - mean) / sqrt(var + eps) + beta).
+/// Saves mean and 1/sqrt(var + eps) per channel for backward; var is the biased batch variance, as
+/// PyTorch normalizes with; returns the unbiased variance for the running estimate.
+func batchNormReLUForward(
+    _ z: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+    channels: Range<Int>, count: Int, epsilon: Double,
+    y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
+    unbiasedVariance: UnsafeMutablePointer<Float>
+) {
+    for c in channels {
+        let row = z + c * count
+        var sum = 0.0
+        for j in 0..<count { sum += Double(row[j]) }
+        let m = sum / Double(count)
+        var squares = 0.0
+        for j in 0..<count { let d = Double(row[j]) - m; squares += d * d }
+        let variance = squares / Double(count)
+        let invStd = 1 / (variance + epsilon).squareRoot()
+        mean[c] = Float(m)
+        inverseStd[c] = Float(invStd)
+        unbiasedVariance[c] = Float(count > 1 ? squares / Double(count - 1) : 0)
+        let scale = Float(Double(gamma[c]) * invStd), shift = Float(Double(beta[c]) - m * Double(gamma[c]) * invStd)
+        let out = y + c * count
+        for j in 0..<count { out[j] = max(0, row[j] * scale + shift) }
+    }
+}
+
+/// Backward of `batchNormReLUForward`. dy: gradient at the ReLU output (overwritten with scratch values);
+/// writes dz and accumulates dgamma, dbeta, and the gradient of the preceding convolution's bias.
+/// With a = relu'(y) * dy and x̂ = (z - mean) * invStd:
+///   dbeta = Σ a, dgamma = Σ a x̂, dz = gamma * invStd / M * (M a - dbeta - x̂ dgamma)
+/// The conv bias gradient Σ dz is 0 in exact arithmetic (batch norm subtracts the bias at once); summing
+/// Float32 dz leaves noise that Adam would turn into learning-rate-sized steps. Its closed form
+/// Σ dz = -gamma * invStd * mean(a x̂) * Σ x̂, in Float64, is the exact value to double precision.
+func batchNormReLUBackward(
+    dy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, z: UnsafePointer<Float>,
+    gamma: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+    channels: Range<Int>, count: Int,
+    dz: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
+    dConvolutionBias: UnsafeMutablePointer<Float>
+) {
+    for c in channels {
+        let g = dy + c * count, out = y + c * count, input = z + c * count
+        let m = mean[c], s = inverseStd[c]
+        var sumA = 0.0, sumAX = 0.0, sumX = 0.0
+        for j in 0..<count {
+            let a = out[j] > 0 ? g[j] : 0
+            g[j] = a
+            let xhat = (Double(input[j]) - Double(m)) * Double(s)
+            sumA += Double(a)
+            sumAX += Double(a) * xhat
+            sumX += xhat
+        }
+        dbeta[c] += Float(sumA)
+        dgamma[c] += Float(sumAX)
+        dConvolutionBias[c] += Float(-Double(gamma[c]) * Double(s) * (sumAX / Double(count)) * sumX)
+        let scale = gamma[c] * s
+        let meanA = Float(sumA / Double(count)), meanAX = Float(sumAX / Double(count))
+        let target = dz + c * count
+        for j in 0..<count {
+            let xhat = (input[j] - m) * s
+            target[j] = scale * (g[j] - meanA - xhat * meanAX)
+        }
+    }
+}
+
+/// 2x2 max pooling (stride 2, floor), remembering which of the four won (the first maximum in row-major
+/// order, as PyTorch's CPU kernel picks) for backward.
+/// input [planes, h, w] -> output [planes, h / 2, w / 2], winners [planes, h / 2, w / 2] in 0...3.
+func maxPool2Forward(
+    _ input: UnsafePointer<Float>, planes: Range<Int>, height: Int, width: Int,
+    output: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<UInt8>
+) {
+    let outHeight = height / 2, outWidth = width / 2
+    for p in planes {
+        let source = input + p * height * width
+        for oy in 0..<outHeight {
+            for ox in 0..<outWidth {
+                let top = source + 2 * oy * width + 2 * ox
+                var best = top[0], index: UInt8 = 0
+                if top[1] > best { best = top[1]; index = 1 }
+                if top[width] > best { best = top[width]; index = 2 }
+                if top[width + 1] > best { best = top[width + 1]; index = 3 }
+                let o = (p * outHeight + oy) * outWidth + ox
+                output[o] = best
+                winners[o] = index
+            }
+        }
+    }
+}
+
+/// Backward of `maxPool2Forward`: each output gradient goes to its winner; dInput is overwritten
+/// (zero where nothing won, including rows and columns the floor dropped).
+func maxPool2Backward(
+    _ dOutput: UnsafePointer<Float>, winners: UnsafePointer<UInt8>, planes: Range<Int>, height: Int, width: Int,
+    dInput: UnsafeMutablePointer<Float>
+) {
+    let outHeight = height / 2, outWidth = width / 2
+    for p in planes {
+        let target = dInput + p * height * width
+        target.update(repeating: 0, count: height * width)
+        for oy in 0..<outHeight {
+            for ox in 0..<outWidth {
+                let o = (p * outHeight + oy) * outWidth + ox
+                let w = Int(winners[o])
+                target[(2 * oy + w / 2) * width + 2 * ox + w % 2] = dOutput[o]
+            }
+        }
+    }
+}
+
+/// The classifier's MaxPool2d(4) on an s x s map (floor: only the top-left 4k x 4k is read), saving the
+/// flat index of each window's first maximum.
+/// input [planes, s, s] -> output [planes, s / 4, s / 4]
+func maxPool4Forward(
+    _ input: UnsafePointer<Float>, planes: Int, side: Int,
+    output: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>
+) {
+    let out = side / 4
+    for p in 0..<planes {
+        for oy in 0..<out {
+            for ox in 0..<out {
+                var best = -Float.infinity, index = 0
+                for dy in 0..<4 {
+                    for dx in 0..<4 {
+                        let i = (oy * 4 + dy) * side + ox * 4 + dx
+                        if input[p * side * side + i] > best { best = input[p * side * side + i]; index = i }
+                    }
+                }
+                output[(p * out + oy) * out + ox] = best
+                winners[(p * out + oy) * out + ox] = Int32(index)
+            }
+        }
+    }
+}
+
+/// Softmax cross-entropy, mean over the batch. logits [images, classes] -> loss; dLogits = (p - onehot) / N.
+func softmaxCrossEntropy(
+    logits: UnsafePointer<Float>, labels: [Int], classes: Int, dLogits: UnsafeMutablePointer<Float>
+) -> Double {
+    var total = 0.0
+    let n = labels.count
+    for i in 0..<n {
+        let row = logits + i * classes
+        var top = row[0]
+        for k in 1..<classes { top = max(top, row[k]) }
+        var sum = 0.0
+        for k in 0..<classes { sum += Foundation.exp(Double(row[k] - top)) }
+        let logSum = Foundation.log(sum) + Double(top)
+        total += logSum - Double(row[labels[i]])
+        for k in 0..<classes {
+            let p = Foundation.exp(Double(row[k]) - logSum)
+            dLogits[i * classes + k] = Float((p - (k == labels[i] ? 1 : 0)) / Double(n))
+        }
+    }
+    return total / Double(n)
+}
