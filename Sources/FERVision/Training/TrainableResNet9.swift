@@ -279,18 +279,27 @@ public final class TrainableResNet9 {
 
     // MARK: convolution, im2col + GEMM in chunks of images
 
-    /// Floats of im2col columns per chunk: whole images, as many as fit.
-    private static let columnBudget = 16 << 20
+    /// Floats of im2col columns per chunk: whole images, as many as fit (at least one).
+    private static let columnBudget = 4 << 20
+    /// im2col columns and their gradient, allocated once: fresh multi-megabyte buffers every layer of
+    /// every step cost more in page faults than the copies they hold.
+    private var columnScratch: [Float] = []
+    private var columnGradientScratch: [Float] = []
+
+    private func reserveColumns(_ count: Int, gradient: Bool) {
+        if columnScratch.count < count { columnScratch = [Float](repeating: 0, count: count) }
+        if gradient, columnGradientScratch.count < count { columnGradientScratch = [Float](repeating: 0, count: count) }
+    }
 
     private func convolutionForward(_ block: ResNet9Architecture.Block, input: [Float], images n: Int, side s: Int,
                                     output: inout [Float], workers: Int) {
         let plane = s * s, depth = block.inChannels * 9, out = block.outChannels
         let chunk = max(1, min(n, Self.columnBudget / (depth * plane)))
-        var columns = [Float](repeating: 0, count: depth * chunk * plane)
+        reserveColumns(depth * chunk * plane, gradient: false)
         let weight = range(of: "\(block.name).0.weight"), bias = range(of: "\(block.name).0.bias")
         parameters.withUnsafeBufferPointer { p in
             input.withUnsafeBufferPointer { x in
-                columns.withUnsafeMutableBufferPointer { cols in
+                columnScratch.withUnsafeMutableBufferPointer { cols in
                     output.withUnsafeMutableBufferPointer { z in
                         for first in stride(from: 0, to: n, by: chunk) {
                             let count = min(chunk, n - first)
@@ -323,16 +332,15 @@ public final class TrainableResNet9 {
                                      needsInputGradient: Bool, workers: Int) -> [Float] {
         let plane = s * s, depth = block.inChannels * 9, out = block.outChannels
         let chunk = max(1, min(n, Self.columnBudget / (depth * plane)))
-        var columns = [Float](repeating: 0, count: depth * chunk * plane)
-        var dColumns = needsInputGradient ? [Float](repeating: 0, count: depth * chunk * plane) : []
+        reserveColumns(depth * chunk * plane, gradient: true)
         var dx = needsInputGradient ? [Float](repeating: 0, count: block.inChannels * n * plane) : []
         let weight = range(of: "\(block.name).0.weight")
         parameters.withUnsafeBufferPointer { p in
             gradients.withUnsafeMutableBufferPointer { g in
                 input.withUnsafeBufferPointer { x in
                     dz.withUnsafeBufferPointer { dz in
-                        columns.withUnsafeMutableBufferPointer { cols in
-                            dColumns.withUnsafeMutableBufferPointer { dCols in
+                        columnScratch.withUnsafeMutableBufferPointer { cols in
+                            columnGradientScratch.withUnsafeMutableBufferPointer { dCols in
                                 dx.withUnsafeMutableBufferPointer { dx in
                                     for first in stride(from: 0, to: n, by: chunk) {
                                         let count = min(chunk, n - first), width = count * plane

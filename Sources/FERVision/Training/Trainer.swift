@@ -1,0 +1,229 @@
+import Foundation
+
+/// Every setting of a training run; the defaults are the reference recipe (RECIPE.md).
+public struct TrainingConfiguration: Sendable, Equatable, Codable {
+    public var epochs = 4
+    public var batchSize = 64
+    public var maxLearningRate = 0.005
+    public var weightDecay = 9e-6
+    public var gradientClip = 0.1
+    public var seed: UInt64 = 0
+    public var padCrop = false
+    public var flip = true
+    public var rotation = true
+    public var widths = ResNet9Architecture.standardWidths
+    public var inputSize = 48
+
+    public init() {}
+
+    public var augmentation: Augmentation { Augmentation(padCrop: padCrop, flip: flip, rotation: rotation) }
+}
+
+/// One epoch's line of the reference's log.
+public struct EpochRecord: Sendable, Equatable, Codable {
+    public var epoch: Int
+    public var lastLearningRate: Double
+    public var trainLoss: Double
+    public var validationLoss: Double
+    public var validationAccuracy: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+
+    /// The reference notebook's epoch line.
+    public var logLine: String {
+        String(format: "Epoch [%d], last_lr: %.5f, train_loss: %.4f, val_loss: %.4f, val_acc: %.4f", epoch, lastLearningRate,
+               trainLoss, validationLoss, validationAccuracy)
+    }
+}
+
+/// Everything recorded during training: per-epoch results and the learning rate of every batch.
+public struct TrainingHistory: Sendable, Equatable, Codable {
+    public var epochs: [EpochRecord] = []
+    public var learningRates: [Double] = []
+    public init() {}
+}
+
+/// The reference recipe's training loop: shuffled batches, augmentation, forward/backward with batch
+/// statistics, gradient clipping by value, Adam with L2 weight decay, one-cycle learning rate and beta1
+/// stepped every batch; validation in evaluation mode after every epoch.
+///
+/// Deterministic: the same seed, data and thread count give the same weights.
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    public let classNames: [String]
+    public let mean: Float
+    public let std: Float
+    public let network: TrainableResNet9
+    public private(set) var optimizer: Adam
+    public let schedule: OneCycleSchedule
+    public private(set) var random: SplitMix64
+    /// Completed epochs.
+    public private(set) var completedEpochs = 0
+    public private(set) var history = TrainingHistory()
+    public let stepsPerEpoch: Int
+
+    /// A fresh run on `trainingSet` (its class names and pixel statistics go into the model).
+    public init(configuration: TrainingConfiguration, trainingSet: ImageFolder) {
+        self.configuration = configuration
+        classNames = trainingSet.classNames
+        (mean, std) = trainingSet.pixelStatistics()
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: classNames.count, widths: configuration.widths)
+        network = TrainableResNet9(stateDict: .initialized(architecture, seed: configuration.seed), architecture: architecture,
+                                   inputSize: configuration.inputSize)
+        optimizer = Adam(parameterCount: network.parameters.count, learningRate: configuration.maxLearningRate,
+                         weightDecay: configuration.weightDecay)
+        stepsPerEpoch = (trainingSet.count + configuration.batchSize - 1) / configuration.batchSize
+        schedule = OneCycleSchedule(maxLearningRate: configuration.maxLearningRate, totalSteps: configuration.epochs * stepsPerEpoch)
+        random = SplitMix64(seed: configuration.seed &+ 0x5EED)
+    }
+
+    /// Progress within an epoch: images done, images in the epoch, images per second, running loss.
+    public typealias Progress = (_ done: Int, _ total: Int, _ imagesPerSecond: Double, _ loss: Double) -> Void
+
+    /// Trains one epoch on `trainingSet`, then validates on `validationSet`.
+    public func runEpoch(trainingSet: ImageFolder, validationSet: ImageFolder, progress: Progress? = nil) -> EpochRecord {
+        let started = Date()
+        let size = configuration.inputSize, plane = size * size, batchSize = configuration.batchSize
+        var order = Array(0..<trainingSet.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+        let augmentation = configuration.augmentation
+        var lossSum = 0.0, done = 0
+        for batchStart in stride(from: 0, to: order.count, by: batchSize) {
+            let indices = Array(order[batchStart..<min(order.count, batchStart + batchSize)])
+            var scalars = [Float](repeating: 0, count: indices.count * plane)
+            for (k, index) in indices.enumerated() {
+                let pixels = augmentation.isEnabled
+                    ? augmentation.apply(trainingSet.image(index), size: size, random: &random)
+                    : Array(trainingSet.image(index))
+                for j in 0..<plane { scalars[k * plane + j] = (Float(pixels[j]) / 255 - mean) / std }
+            }
+            let inputs = Tensor(shape: [indices.count, 1, size, size], scalars: scalars)
+            let loss = network.step(inputs: inputs, labels: indices.map { trainingSet.labels[$0] })
+            let step = completedEpochs * stepsPerEpoch + batchStart / batchSize
+            let (rate, beta1) = schedule.values(at: step)
+            var gradients = network.gradients
+            clipGradients(&gradients, limit: Float(configuration.gradientClip))
+            optimizer.learningRate = rate
+            optimizer.beta1 = beta1
+            optimizer.update(&network.parameters, gradients: gradients)
+            history.learningRates.append(rate)
+            lossSum += loss * Double(indices.count)
+            done += indices.count
+            progress?(done, order.count, Double(done) / max(1e-9, Date().timeIntervalSince(started)), lossSum / Double(done))
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let validation = evaluate(validationSet)
+        let record = EpochRecord(epoch: completedEpochs, lastLearningRate: history.learningRates.last ?? 0,
+                                 trainLoss: lossSum / Double(max(1, done)), validationLoss: validation.loss,
+                                 validationAccuracy: validation.accuracy, seconds: seconds,
+                                 imagesPerSecond: Double(done) / max(1e-9, seconds))
+        completedEpochs += 1
+        history.epochs.append(record)
+        return record
+    }
+
+    /// Mean cross-entropy and accuracy on a dataset, in evaluation mode (running statistics).
+    public func evaluate(_ dataset: ImageFolder) -> (loss: Double, accuracy: Double) {
+        let classifier = EmotionClassifier(model: model())
+        let size = configuration.inputSize, plane = size * size
+        var lossSum = 0.0, correct = 0
+        for start in stride(from: 0, to: dataset.count, by: 64) {
+            let end = min(dataset.count, start + 64)
+            var scalars = [Float](repeating: 0, count: (end - start) * plane)
+            for i in start..<end {
+                let pixels = dataset.image(i)
+                for (j, p) in pixels.enumerated() { scalars[(i - start) * plane + j] = (Float(p) / 255 - mean) / std }
+            }
+            let predictions = classifier.predictions(for: Tensor(shape: [end - start, 1, size, size], scalars: scalars))
+            for (k, prediction) in predictions.enumerated() {
+                let label = dataset.labels[start + k]
+                lossSum -= Foundation.log(Double(max(prediction.probabilities[label], Float.leastNormalMagnitude)))
+                if prediction.topIndex == label { correct += 1 }
+            }
+        }
+        return (lossSum / Double(max(1, dataset.count)), Double(correct) / Double(max(1, dataset.count)))
+    }
+
+    /// The current weights as a model with our metadata.
+    public func model(provenance: [String: String] = [:]) -> LoadedModel {
+        let metadata = ModelMetadata(classNames: classNames, inputSize: configuration.inputSize, inputChannels: 1,
+                                     mean: [mean], std: [std], provenance: provenance)
+        return LoadedModel(stateDict: network.stateDict, architecture: network.architecture, metadata: metadata)
+    }
+
+    // MARK: checkpoints
+
+    static let checkpointTag = "fer-live-train/1"
+
+    /// Saves everything needed to continue exactly: weights, running statistics, Adam's moments and step,
+    /// the random generator, epochs done, history and settings. Written to a temporary file and renamed.
+    public func saveCheckpoint(to path: String) throws(ModelFileError) {
+        var entries = network.stateDict.entries
+        entries.append(.init(name: "optimizer.exp_avg", tensor: Tensor(shape: [optimizer.firstMoments.count], scalars: optimizer.firstMoments)))
+        entries.append(.init(name: "optimizer.exp_avg_sq", tensor: Tensor(shape: [optimizer.secondMoments.count], scalars: optimizer.secondMoments)))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metadata: [String: String] = [
+            "checkpoint": Self.checkpointTag,
+            "completed_epochs": String(completedEpochs),
+            "adam_step": String(optimizer.step),
+            "random_state": String(random.state),
+            "configuration": String(decoding: (try? encoder.encode(configuration)) ?? Data(), as: UTF8.self),
+            "history": String(decoding: (try? encoder.encode(history)) ?? Data(), as: UTF8.self),
+            "classes": "[" + classNames.map(jsonString).joined(separator: ",") + "]",
+            "mean": "\(mean)", "std": "\(std)",
+        ]
+        let data = SafeTensors.encode(StateDict(entries), metadata: metadata)
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw ModelFileError(.notWritable, path: path, "cannot write the checkpoint (\((error as NSError).localizedDescription))")
+        }
+    }
+
+    /// Continues a run from a checkpoint written by `saveCheckpoint`.
+    public init(resumingFrom path: String, trainingSet: ImageFolder) throws(ModelFileError) {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ModelFileError(.unreadable, path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+        }
+        let (tensors, stored) = try SafeTensors.decode(data, path: path)
+        guard let metadata = stored, metadata["checkpoint"] == Self.checkpointTag else {
+            throw ModelFileError(.invalidMetadata, path: path, "not a fer-live training checkpoint")
+        }
+        func field(_ key: String) throws(ModelFileError) -> String {
+            guard let value = metadata[key] else { throw ModelFileError(.invalidMetadata, path: path, key: key, "missing") }
+            return value
+        }
+        let decoder = JSONDecoder()
+        guard let configuration = try? decoder.decode(TrainingConfiguration.self, from: Data(try field("configuration").utf8)),
+              let history = try? decoder.decode(TrainingHistory.self, from: Data(try field("history").utf8)),
+              let epochs = Int(try field("completed_epochs")), let adamStep = Int(try field("adam_step")),
+              let randomState = UInt64(try field("random_state")),
+              let mean = Float(try field("mean")), let std = Float(try field("std")),
+              let classes = try? JSONSerialization.jsonObject(with: Data(try field("classes").utf8)) as? [String] else {
+            throw ModelFileError(.invalidMetadata, path: path, "checkpoint metadata is damaged")
+        }
+        guard classes == trainingSet.classNames else {
+            throw ModelFileError(.invalidMetadata, path: path, key: "classes", "checkpoint classes \(classes) differ from the data's \(trainingSet.classNames)")
+        }
+        var model = StateDict()
+        for entry in tensors.entries where !entry.name.hasPrefix("optimizer.") { model[entry.name] = entry }
+        let architecture = try ModelLoader.validate(model, path: path)
+        self.configuration = configuration
+        self.classNames = classes
+        self.mean = mean
+        self.std = std
+        network = TrainableResNet9(stateDict: model, architecture: architecture, inputSize: configuration.inputSize)
+        optimizer = Adam(parameterCount: network.parameters.count, learningRate: configuration.maxLearningRate,
+                         weightDecay: configuration.weightDecay)
+        guard let m = tensors.tensor("optimizer.exp_avg"), let v = tensors.tensor("optimizer.exp_avg_sq"),
+              m.count == network.parameters.count, v.count == network.parameters.count else {
+            throw ModelFileError(.missingKey, path: path, key: "optimizer.exp_avg", "optimizer state missing or of the wrong size")
+        }
+        optimizer.restore(step: adamStep, firstMoments: m.scalars, secondMoments: v.scalars)
+        stepsPerEpoch = (trainingSet.count + configuration.batchSize - 1) / configuration.batchSize
+        schedule = OneCycleSchedule(maxLearningRate: configuration.maxLearningRate, totalSteps: configuration.epochs * stepsPerEpoch)
+        random = SplitMix64(seed: randomState)   // a SplitMix64's seed is its whole state
+        completedEpochs = epochs
+        self.history = history
+    }
+}

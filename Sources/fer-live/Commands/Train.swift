@@ -1,0 +1,221 @@
+import ArgumentParser
+import FERVision
+import Foundation
+
+/// `fer-live train`: the reference recipe on an ImageFolder dataset.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a ResNet9 with the reference recipe on an ImageFolder dataset.",
+        discussion: """
+            DIR holds train/ and val/ (and test/, which training never reads), each with one folder per \
+            class. Folders named 0-6 get FER2013's emotion names. Defaults are the recipe: Adam with \
+            L2 weight decay, one-cycle learning rate (beta1 cycled 0.85-0.95), gradient clipping by value, \
+            random flips and rotations, normalization by the training split's pixel statistics.
+
+            Each epoch prints the reference's line (epoch, last lr, train loss, val loss, val acc), then \
+            writes the model to --out, a checkpoint and history.json/history.csv and three SVG plots to \
+            --log-dir. --resume continues a run exactly where its last completed epoch left it.
+
+            Example: fer-live train --data ../shared/data/fer2013 --out models/fer2013-resnet9.safetensors
+            """)
+
+    @Option(help: ArgumentHelp("Dataset folder with train/ and val/.", valueName: "dir"))
+    var data: String
+
+    @Option(help: ArgumentHelp("Where to write the trained model (safetensors).", valueName: "path"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Folder for checkpoint, history and plots (default: beside --out, <name>-training).", valueName: "dir"))
+    var logDir: String?
+
+    @Option(help: "Epochs (the whole one-cycle schedule spans them).")
+    var epochs = 4
+
+    @Option(help: "Images per batch.")
+    var batchSize = 64
+
+    @Option(help: "Peak learning rate of the one-cycle schedule.")
+    var maxLR = 0.005
+
+    @Option(help: "Adam's L2 weight decay (added to the gradient, as PyTorch's Adam does).")
+    var weightDecay = 9e-6
+
+    @Option(help: "Clamp every gradient element to +-this before each step (0 turns clipping off).")
+    var gradClip = 0.1
+
+    @Option(help: "Seed for initialization, shuffling and augmentation.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Threads (default: every core).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(inversion: .prefixedNo, help: "Random horizontal flips.")
+    var flip = true
+
+    @Flag(inversion: .prefixedNo, help: "Random rotations within +-10 degrees.")
+    var rotation = true
+
+    @Flag(help: "Pad by 4 pixels and crop back at a random offset.")
+    var padCrop = false
+
+    @Option(help: ArgumentHelp("Continue from this checkpoint (its settings are used).", valueName: "checkpoint"))
+    var resume: String?
+
+    @Option(help: .hidden)
+    var widths: String?
+
+    func validate() throws {
+        guard epochs > 0, batchSize > 0, maxLR > 0, weightDecay >= 0, gradClip >= 0, threads > 0 else {
+            throw ValidationError("--epochs, --batch-size, --max-lr and --threads must be positive; --weight-decay and --grad-clip not negative")
+        }
+    }
+
+    var trainingConfiguration: TrainingConfiguration {
+        get throws {
+            var configuration = TrainingConfiguration()
+            configuration.epochs = epochs
+            configuration.batchSize = batchSize
+            configuration.maxLearningRate = maxLR
+            configuration.weightDecay = weightDecay
+            configuration.gradientClip = gradClip > 0 ? gradClip : .greatestFiniteMagnitude
+            configuration.seed = seed
+            configuration.flip = flip
+            configuration.rotation = rotation
+            configuration.padCrop = padCrop
+            if let widths {
+                let values = widths.split(separator: ",").compactMap { Int($0) }
+                guard values.count == 4, values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--widths takes 4 positive integers") }
+                configuration.widths = values
+            }
+            return configuration
+        }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            BLAS.setThreadCount(threads)
+            let logFolder = logDir ?? (URL(fileURLWithPath: out).deletingPathExtension().path + "-training")
+            try ensureWritable(out: out, logFolder: logFolder)
+
+            let trainingSet = try load(split: "train")
+            let validationSet = try load(split: "val")
+            guard trainingSet.folderNames == validationSet.folderNames else {
+                throw CommandFailure("\(data): train/ has classes \(trainingSet.folderNames) but val/ has \(validationSet.folderNames)")
+            }
+
+            let trainer: Trainer
+            let requested = try trainingConfiguration
+            if let resume {
+                trainer = try Trainer(resumingFrom: resume, trainingSet: trainingSet)
+                if trainer.configuration != requested && requested != Self.defaults(widths: trainer.configuration.widths) {
+                    throw CommandFailure("\(resume): was trained with other settings (\(trainer.configuration)); resume without training flags, or start a new run")
+                }
+                Terminal.note("resuming \(resume) after epoch \(trainer.completedEpochs) of \(trainer.configuration.epochs)")
+            } else {
+                trainer = Trainer(configuration: requested, trainingSet: trainingSet)
+            }
+            let configuration = trainer.configuration
+            print("training ResNet9(1, \(trainer.classNames.count)) on \(trainingSet.count) images (val \(validationSet.count)); classes \(trainer.classNames.joined(separator: ", ")); mean \(trainer.mean), std \(trainer.std)")
+            print("recipe: \(configuration.epochs) epochs, batch \(configuration.batchSize), max lr \(configuration.maxLearningRate), weight decay \(configuration.weightDecay), clip \(configuration.gradientClip), augmentation \(describe(configuration.augmentation)), seed \(configuration.seed), \(threads) threads")
+            for record in trainer.history.epochs { print(record.logLine) }
+
+            let checkpoint = logFolder + "/checkpoint.safetensors"
+            while trainer.completedEpochs < configuration.epochs {
+                let bar = ProgressBar(label: "epoch \(trainer.completedEpochs + 1)/\(configuration.epochs)")
+                let record = trainer.runEpoch(trainingSet: trainingSet, validationSet: validationSet) { done, total, rate, loss in
+                    bar.update(done: done, total: total, rate: rate, loss: loss)
+                }
+                bar.finish()
+                print(record.logLine + String(format: "   (%.0f s, %.1f images/s)", record.seconds, record.imagesPerSecond))
+                fflush(stdout)
+                try trainer.saveCheckpoint(to: checkpoint)
+                try write(trainer.history, to: logFolder)
+                let provenance = [
+                    "trained_by": "fer-live train", "recipe": "ResNet9 reference recipe (RECIPE.md)",
+                    "data": URL(fileURLWithPath: data).lastPathComponent,
+                    "epochs": "\(trainer.completedEpochs) of \(configuration.epochs)",
+                    "val_accuracy": String(format: "%.4f", record.validationAccuracy),
+                    "settings": "batch \(configuration.batchSize), max_lr \(configuration.maxLearningRate), weight_decay \(configuration.weightDecay), grad_clip \(configuration.gradientClip), augmentation \(describe(configuration.augmentation)), seed \(configuration.seed)",
+                ]
+                try ModelLoader.save(trainer.model(provenance: provenance), to: out)
+            }
+            print("wrote \(out); checkpoint, history and plots in \(logFolder)")
+        }
+    }
+
+    private static func defaults(widths: [Int]) -> TrainingConfiguration {
+        var configuration = TrainingConfiguration()
+        configuration.widths = widths
+        return configuration
+    }
+
+    private func describe(_ augmentation: Augmentation) -> String {
+        let parts = [augmentation.padCrop ? "pad-crop" : nil, augmentation.flip ? "flip" : nil, augmentation.rotation ? "rotation" : nil].compactMap { $0 }
+        return parts.isEmpty ? "none" : parts.joined(separator: "+")
+    }
+
+    private func load(split: String) throws -> ImageFolder {
+        let dataset = try ImageFolder.load("\(data)/\(split)", size: 48, threads: threads)
+        if !dataset.skipped.isEmpty {
+            Terminal.error("warning: skipped \(dataset.skipped.count) unreadable image(s) in \(data)/\(split), first: \(dataset.skipped[0])")
+        }
+        return dataset
+    }
+
+    /// Fails before any work when the outputs cannot be written (not after an hour of training).
+    private func ensureWritable(out: String, logFolder: String) throws {
+        do { try FileManager.default.createDirectory(atPath: logFolder, withIntermediateDirectories: true) } catch {
+            throw CommandFailure("\(logFolder): cannot create the log folder")
+        }
+        for path in [out, logFolder + "/.write-test"] {
+            let probe = path + ".probe-\(getpid())"
+            guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+                throw CommandFailure("\(path): cannot write here")
+            }
+            try? FileManager.default.removeItem(atPath: probe)
+        }
+    }
+
+    private func write(_ history: TrainingHistory, to folder: String) throws {
+        var files = [("history.json", history.json), ("history.csv", history.csv)]
+        files += history.plots.map { ($0.name, $0.svg) }
+        for (name, text) in files {
+            do { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(folder)/\(name)"), options: .atomic) } catch {
+                throw CommandFailure("\(folder)/\(name): cannot write")
+            }
+        }
+    }
+}
+
+/// A one-line progress display on stderr: redrawn in place on a terminal, a line per 10% otherwise.
+final class ProgressBar {
+    private let label: String
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private var lastDraw = Date.distantPast
+    private var lastTenth = -1
+
+    init(label: String) { self.label = label }
+
+    func update(done: Int, total: Int, rate: Double, loss: Double) {
+        let fraction = Double(done) / Double(max(1, total))
+        let remaining = rate > 0 ? Double(total - done) / rate : 0
+        let eta = String(format: "%d:%02d", Int(remaining) / 60, Int(remaining) % 60)
+        let text = String(format: "%@ %5.1f%%  %d/%d images  %.1f images/s  ETA %@  loss %.4f", label, fraction * 100, done, total, rate, eta, loss)
+        if interactive {
+            guard Date().timeIntervalSince(lastDraw) > 0.5 || done == total else { return }
+            lastDraw = Date()
+            let width = 24, filled = Int(fraction * Double(width))
+            let bar = "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "]"
+            FileHandle.standardError.write(Data("\r\(bar) \(text)\u{1B}[K".utf8))
+        } else {
+            let tenth = Int(fraction * 10)
+            guard tenth > lastTenth else { return }
+            lastTenth = tenth
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+    }
+
+    func finish() {
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
