@@ -1,0 +1,84 @@
+import Foundation
+import XCTest
+
+/// `fer-live train` and `fer-live evaluate` as a user runs them, on a small synthetic dataset.
+final class TrainEvaluateCLITests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-train-cli-\(UUID())")
+        for (split, count) in [("train", 24), ("val", 9)] {
+            for (label, bright) in [("0", 0..<24), ("3", 24..<48)] {   // FER2013 labels: angry, happy
+                let directory = folder.appendingPathComponent("data/\(split)/\(label)")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                for i in 0..<count {
+                    var data = Data("P5\n48 48\n255\n".utf8)
+                    data.append(contentsOf: (0..<48 * 48).map { bright.contains($0 / 48) ? UInt8(150 + (i * 7 + $0) % 50) : UInt8(40 + $0 % 30) })
+                    try data.write(to: directory.appendingPathComponent("\(i).pgm"))
+                }
+            }
+        }
+    }
+
+    override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
+
+    func testTrainWritesModelHistoryPlotsAndCheckpointThenEvaluateReadsIt() throws {
+        let data = folder.appendingPathComponent("data").path
+        let model = folder.appendingPathComponent("out/model.safetensors").path
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("out"), withIntermediateDirectories: true)
+        let result = try CLIRunner.run(["train", "--data", data, "--out", model, "--epochs", "2", "--batch-size", "16",
+                                        "--widths", "4,8,8,16", "--threads", "2"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let epochLines = result.stdoutLines.filter { $0.hasPrefix("Epoch [") }
+        XCTAssertEqual(epochLines.count, 2, result.stdout)
+        XCTAssert(epochLines[0].contains("last_lr") && epochLines[0].contains("val_acc"), epochLines[0])
+        let logs = folder.appendingPathComponent("out/model-training")
+        for name in ["history.json", "history.csv", "accuracy.svg", "loss.svg", "lr.svg", "checkpoint.safetensors"] {
+            XCTAssert(FileManager.default.fileExists(atPath: logs.appendingPathComponent(name).path), "missing \(name)")
+        }
+        let history = try JSONSerialization.jsonObject(with: Data(contentsOf: logs.appendingPathComponent("history.json"))) as? [String: Any]
+        XCTAssertEqual((history?["epochs"] as? [Any])?.count, 2)
+        XCTAssertEqual((history?["lrs"] as? [Any])?.count, 2 * 3, "one learning rate per batch")
+
+        let evaluation = try CLIRunner.run(["evaluate", "--model", model, "--data", folder.appendingPathComponent("data/val").path,
+                                            "--json", "--confusion", folder.appendingPathComponent("confusion.csv").path])
+        XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(evaluation.stdout.utf8)) as? [String: Any])
+        for key in ["accuracy", "macro_f1", "per_class", "confusion"] { XCTAssertNotNil(report[key], key) }
+        let perClass = try XCTUnwrap(report["per_class"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(perClass.keys), ["angry", "happy"], "the model knows the classes by name")
+        XCTAssertEqual((perClass["angry"]?["support"] as? Int), 9)
+        XCTAssert(FileManager.default.fileExists(atPath: folder.appendingPathComponent("confusion.csv").path))
+
+        // Resuming a finished run does nothing more and says so.
+        let resumed = try CLIRunner.run(["train", "--data", data, "--out", model, "--resume", logs.appendingPathComponent("checkpoint.safetensors").path,
+                                         "--widths", "4,8,8,16"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssert(resumed.stderr.contains("after epoch 2 of 2"), resumed.stderr)
+    }
+
+    func testMissingValidationSplitFailsBeforeTraining() throws {
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("data/val"))
+        let result = try CLIRunner.run(["train", "--data", folder.appendingPathComponent("data").path,
+                                        "--out", folder.appendingPathComponent("m.safetensors").path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.errorLines.count, 1, result.stderr)
+        XCTAssert(result.stderr.contains("val") && result.stderr.contains("no such folder"), result.stderr)
+    }
+
+    func testMismatchedClassesAreRefused() throws {
+        try FileManager.default.moveItem(at: folder.appendingPathComponent("data/val/3"), to: folder.appendingPathComponent("data/val/4"))
+        let result = try CLIRunner.run(["train", "--data", folder.appendingPathComponent("data").path,
+                                        "--out", folder.appendingPathComponent("m.safetensors").path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssert(result.stderr.contains("train/ has classes"), result.stderr)
+    }
+
+    func testUnwritableOutputFailsBeforeLoadingData() throws {
+        let result = try CLIRunner.run(["train", "--data", folder.appendingPathComponent("data").path,
+                                        "--out", "/proc/fer-live-cannot-write/m.safetensors"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.errorLines.count, 1, result.stderr)
+    }
+}
