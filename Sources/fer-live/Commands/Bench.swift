@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Flag(help: "Time training steps instead (forward and backward with batch statistics, clipping, Adam): images/s.")
+    var training = false
+
     func validate() throws {
         guard batch > 0, threads > 0, iterations > 0, warmup >= 0 else {
             throw ValidationError("--batch, --threads and --iterations must be positive, --warmup not negative")
@@ -43,6 +46,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingFailures {
             BLAS.setThreadCount(threads)
+            if training { return try benchTraining() }
             let (network, modelName) = try makeNetwork()
             let side = network.inputSize, channels = network.architecture.inputChannels
             var random = SplitMix64(seed: 1)
@@ -59,6 +63,34 @@ struct Bench: ParsableCommand {
             let result = BenchResult(model: modelName, network: network, batch: batch, threads: threads, perImageMilliseconds: perImage)
             print(json ? result.json.serialized : result.table)
         }
+    }
+
+    /// Training throughput of the recipe's step on random data: `fer-live train` runs exactly this per batch.
+    private func benchTraining() throws {
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7)
+        let network = TrainableResNet9(stateDict: .initialized(architecture, seed: 1), architecture: architecture)
+        var optimizer = Adam(parameterCount: network.parameters.count, learningRate: 0.005, weightDecay: 9e-6)
+        var random = SplitMix64(seed: 2)
+        let input = Tensor(shape: [batch, 1, 48, 48], scalars: (0..<batch * 2304).map { _ in random.uniform(-2, 2) })
+        let labels = (0..<batch).map { _ in Int(random.next() % 7) }
+        var seconds: [Double] = []
+        for iteration in 0..<(warmup + iterations) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            network.step(inputs: input, labels: labels)
+            var gradients = network.gradients
+            clipGradients(&gradients, limit: 0.1)
+            optimizer.update(&network.parameters, gradients: gradients)
+            if iteration >= warmup { seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        }
+        let median = seconds.sorted()[seconds.count / 2]
+        let result = JSONValue.object([
+            ("mode", .string("training")), ("architecture", .string("ResNet9(1, 7)")), ("batch", .integer(batch)),
+            ("threads", .integer(threads)), ("iterations", .integer(iterations)),
+            ("step_p50_s", .number(median)), ("images_per_s", .number(Double(batch) / median)),
+            ("blas", .string("OpenBLAS \(BLAS.coreName)")),
+        ])
+        print(json ? result.serialized : String(format: "training step, batch %d, %d threads: median %.3f s per step, %.1f images/s (%d timed steps)",
+                                                batch, threads, median, Double(batch) / median, iterations))
     }
 
     private func makeNetwork() throws -> (ResNet9, String) {
