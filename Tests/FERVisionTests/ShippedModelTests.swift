@@ -1,0 +1,36 @@
+import FERVision
+import Foundation
+import XCTest
+
+/// The model in models/ on real faces: FER2013's test split from ../shared/data (skipped where absent).
+final class ShippedModelTests: XCTestCase {
+    private static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    func testShippedModelIsAccurateOnFER2013Test() throws {
+        let model = Self.repository.appendingPathComponent("models/\(DefaultModel.fileName)").path
+        let data = ProcessInfo.processInfo.environment["FER2013_DIR"]
+            ?? Self.repository.deletingLastPathComponent().appendingPathComponent("shared/data/fer2013").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "no model shipped at \(model) yet")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: data + "/test"),
+                          "FER2013 is not at \(data) (../shared/data/fer2013 beside the repository, or $FER2013_DIR): skipping")
+        BLAS.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
+        defer { BLAS.setThreadCount(1) }
+        let classifier = try EmotionClassifier(path: model)
+        let test = try ImageFolder.load(data + "/test", threads: 2)
+        XCTAssertEqual(test.count, 3589)
+        // Every 4th image (897), to stay fast in debug builds; the model card has the full-split number.
+        let subset = Array(stride(from: 0, to: test.count, by: 4))
+        var correct = 0
+        for start in stride(from: 0, to: subset.count, by: 64) {
+            let indices = subset[start..<min(subset.count, start + 64)]
+            let images = indices.map { ByteImage(width: 48, height: 48, pixels: Array(test.image($0))) }
+            for (index, prediction) in zip(indices, classifier.classify(images)) {
+                if classifier.classNames[prediction.topIndex] == test.classNames[test.labels[index]] { correct += 1 }
+            }
+        }
+        let accuracy = Double(correct) / Double(subset.count)
+        print("shipped model: accuracy \(accuracy) on \(subset.count) FER2013 test images")
+        XCTAssertGreaterThanOrEqual(accuracy, 0.60)
+    }
+}
