@@ -19,8 +19,10 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "Images per forward pass.")
-    var batch = 1
+    @Option(name: .customLong("batch"), help: "Images per pass (default 1; 64 with --training).")
+    var batchOption: Int?
+
+    var batch: Int { batchOption ?? (training ? 64 : 1) }
 
     @Option(help: "Threads the network's kernels use (OpenBLAS runs single-threaded inside each).")
     var threads = 1
