@@ -50,7 +50,12 @@ struct LinePlot {
         let xs = series.flatMap(\.x), ys = series.flatMap(\.y).filter(\.isFinite)
         var (xMin, xMax) = (xs.min() ?? 0, xs.max() ?? 1), (yMin, yMax) = (ys.min() ?? 0, ys.max() ?? 1)
         if xMax == xMin { xMax = xMin + 1 }
-        if yMax == yMin { yMax = yMin + 1 } else { let pad = (yMax - yMin) * 0.05; yMin -= pad; yMax += pad }
+        if yMax == yMin { yMax = yMin + 1 } else {
+            // A little room above and below, but no negative axis for values that cannot be negative.
+            let pad = (yMax - yMin) * 0.05
+            yMin = yMin >= 0 ? max(0, yMin - pad) : yMin - pad
+            yMax += pad
+        }
         func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * (width - left - right) }
         func py(_ y: Double) -> Double { height - bottom - (y - yMin) / (yMax - yMin) * (height - top - bottom) }
         func label(_ v: Double) -> String { abs(v) >= 0.01 || v == 0 ? String(format: "%.3g", v) : String(format: "%.1e", v) }
