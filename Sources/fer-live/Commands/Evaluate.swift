@@ -29,7 +29,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Images per batch.")
     var batch = 64
 
-    @Option(help: "Threads (default: every core).")
+    @Option(help: "Threads (every core unless set).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
