@@ -24,7 +24,7 @@ struct Classify: ParsableCommand {
     @Option(help: ArgumentHelp("Images classified in one batched pass.", valueName: "n"))
     var batch = 32
 
-    @Option(help: ArgumentHelp("Threads for inference (default: every core).", valueName: "n"))
+    @Option(help: ArgumentHelp("Threads for inference.", valueName: "n"))
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Argument(help: ArgumentHelp("Image files.", valueName: "image"))

@@ -29,7 +29,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Images per batch.")
     var batch = 64
 
-    @Option(help: "Threads (every core unless set).")
+    @Option(help: "Threads.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {

@@ -46,7 +46,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for initialization, shuffling and augmentation.")
     var seed: UInt64 = 0
 
-    @Option(help: "Threads (every core unless set).")
+    @Option(help: "Threads.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips.")
