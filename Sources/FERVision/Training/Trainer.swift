@@ -172,6 +172,7 @@ public final class Trainer {
             "history": String(decoding: (try? encoder.encode(history)) ?? Data(), as: UTF8.self),
             "classes": "[" + classNames.map(jsonString).joined(separator: ",") + "]",
             "mean": "\(mean)", "std": "\(std)",
+            "steps_per_epoch": String(stepsPerEpoch),
         ]
         let data = SafeTensors.encode(StateDict(entries), metadata: metadata)
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
@@ -221,6 +222,11 @@ public final class Trainer {
         }
         optimizer.restore(step: adamStep, firstMoments: m.scalars, secondMoments: v.scalars)
         stepsPerEpoch = (trainingSet.count + configuration.batchSize - 1) / configuration.batchSize
+        // The one-cycle schedule spans epochs * steps per epoch: a different training set would bend it.
+        guard metadata["steps_per_epoch"].flatMap(Int.init) == stepsPerEpoch else {
+            throw ModelFileError(.invalidMetadata, path: path, key: "steps_per_epoch",
+                                 "the checkpoint's run had \(metadata["steps_per_epoch"] ?? "?") batches per epoch, this training set makes \(stepsPerEpoch)")
+        }
         schedule = OneCycleSchedule(maxLearningRate: configuration.maxLearningRate, totalSteps: configuration.epochs * stepsPerEpoch)
         random = SplitMix64(seed: randomState)   // a SplitMix64's seed is its whole state
         completedEpochs = epochs

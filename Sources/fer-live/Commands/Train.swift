@@ -139,7 +139,7 @@ struct Train: ParsableCommand {
                 ]
                 try ModelLoader.save(trainer.model(provenance: provenance), to: out)
             }
-            print("wrote \(out); checkpoint, history and plots in \(logFolder)")
+            print("done: \(configuration.epochs) epochs; model \(out); checkpoint, history and plots in \(logFolder)")
         }
     }
 
