@@ -223,9 +223,9 @@ public final class Trainer {
         optimizer.restore(step: adamStep, firstMoments: m.scalars, secondMoments: v.scalars)
         stepsPerEpoch = (trainingSet.count + configuration.batchSize - 1) / configuration.batchSize
         // The one-cycle schedule spans epochs * steps per epoch: a different training set would bend it.
-        guard metadata["steps_per_epoch"].flatMap(Int.init) == stepsPerEpoch else {
+        if let recorded = metadata["steps_per_epoch"], Int(recorded) != stepsPerEpoch {
             throw ModelFileError(.invalidMetadata, path: path, key: "steps_per_epoch",
-                                 "the checkpoint's run had \(metadata["steps_per_epoch"] ?? "?") batches per epoch, this training set makes \(stepsPerEpoch)")
+                                 "the checkpoint's run had \(recorded) batches per epoch, this training set makes \(stepsPerEpoch)")
         }
         schedule = OneCycleSchedule(maxLearningRate: configuration.maxLearningRate, totalSteps: configuration.epochs * stepsPerEpoch)
         random = SplitMix64(seed: randomState)   // a SplitMix64's seed is its whole state
