@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries from Debian, reached through header shims only (no logic in C).
@@ -21,7 +22,8 @@ let package = Package(
 
         .target(
             name: "FERVision",
-            dependencies: ["COpenBLAS", "CImageCodecs", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["COpenBLAS", "CImageCodecs", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                           .product(name: "Histogram", package: "hdrhistogram-swift")],
             // The numeric loops (transforms, im2col, batch norm) run 10-20x slower unoptimized; optimize the
             // library in debug builds too, so `swift test` exercises real shapes quickly.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]

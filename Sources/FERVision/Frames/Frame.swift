@@ -1,0 +1,34 @@
+/// One video frame as it enters the pipeline.
+public struct Frame: Sendable {
+    /// Position in the stream, from 0.
+    public let sequence: Int
+    /// Capture time in seconds on the source's clock (recorded time for replays, the buffer timestamp for
+    /// cameras). Differences between frames are what matter.
+    public let timestamp: Double
+    /// The pixels as delivered: grayscale, or RGB for display.
+    public let image: ByteImage
+    /// Where the frame came from: a file name, or a device.
+    public let sourceName: String
+
+    public init(sequence: Int, timestamp: Double, image: ByteImage, sourceName: String) {
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.image = image
+        self.sourceName = sourceName
+    }
+}
+
+/// A stream of frames: a frame directory, a camera, or a test double.
+///
+/// Thread safety: a source is used from one thread at a time (the pipeline's capture queue).
+public protocol FrameSource: AnyObject {
+    /// A name for messages and summaries.
+    var name: String { get }
+
+    /// The next frame, or nil at the end of the stream. Frames that cannot be read are skipped by the
+    /// source and reported through `skipped`; only a failure that ends the stream throws.
+    func nextFrame() throws -> Frame?
+
+    /// Frames the source could not read, with the reason, so far.
+    var skipped: [ImageError] { get }
+}

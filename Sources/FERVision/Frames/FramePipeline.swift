@@ -1,0 +1,211 @@
+import Dispatch
+import Foundation
+
+/// What the pipeline delivers for each frame.
+public struct FrameResult: Sendable {
+    public let frame: Frame
+    /// The crop that was classified, in frame pixels.
+    public let box: PixelRect
+    /// Class probabilities (smoothed when smoothing is on).
+    public let prediction: EmotionPrediction
+    /// When the frame passed each stage; `delivered` is set just before sinks see it.
+    public var times: FrameTimes
+}
+
+/// Receives every delivered frame, in order, on the pipeline's sink queue.
+public protocol FrameSink: AnyObject {
+    func deliver(_ result: FrameResult) throws
+    /// Flushes and closes; called once, after the last frame.
+    func finish() throws
+}
+
+/// The frame pipeline: capture (the caller's thread), preprocess, inference and sinks, each on its own
+/// serial Dispatch queue, so the stages overlap.
+///
+/// Two policies: `lossless` (replay) delivers every frame in order, letting inference batch frames that
+/// queue up, and holds capture back when too many are in flight; `latestOnly` (live) never queues: when
+/// inference is busy the newest frame replaces the waiting one and the drop is counted.
+public final class FramePipeline {
+    public enum Policy: Sendable, Equatable {
+        case lossless(batch: Int)
+        case latestOnly
+    }
+
+    public enum Pacing: Sendable, Equatable {
+        /// Release each frame at its timestamp (relative to the first): a replay runs in real time.
+        case realTime
+        /// Release frames as fast as the pipeline takes them.
+        case asFastAsPossible
+    }
+
+    /// What the run did, for the end-of-run summary.
+    public struct Summary {
+        public let latency: LatencyRecorder
+        public let skipped: [ImageError]
+        public let stoppedEarly: Bool
+    }
+
+    private let source: FrameSource
+    private let preprocessor: Preprocessor
+    private let classNames: [String]
+    private let predict: (Tensor) -> [EmotionPrediction]
+    private let sinks: [FrameSink]
+    private let policy: Policy
+    private let pacing: Pacing
+    private let smoothing: Float?
+    private let clock: () -> Double
+
+    private let preprocessQueue = DispatchQueue(label: "fer-live.preprocess")
+    private let inferenceQueue = DispatchQueue(label: "fer-live.inference")
+    private let sinkQueue = DispatchQueue(label: "fer-live.sinks")
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var pending: [(Frame, PixelRect, [Float], FrameTimes)] = []
+    private var stopRequested = false
+    private var sinkError: Error?
+    private let latency = LatencyRecorder()
+    private var smoothed: [Float]?
+
+    /// - Parameters:
+    ///   - predict: runs the network (defaults to the classifier's); tests slow it down to see the policies.
+    ///   - smoothing: weight of the newest frame in an exponential moving average of the probabilities
+    ///     (nil: off).
+    public init(source: FrameSource, classifier: EmotionClassifier, sinks: [FrameSink], policy: Policy, pacing: Pacing,
+                smoothing: Float? = nil, predict: ((Tensor) -> [EmotionPrediction])? = nil,
+                clock: @escaping () -> Double = FramePipeline.monotonicSeconds) {
+        self.source = source
+        self.preprocessor = classifier.preprocessor
+        self.classNames = classifier.classNames
+        self.predict = predict ?? { classifier.predictions(for: $0) }
+        self.sinks = sinks
+        self.policy = policy
+        self.pacing = pacing
+        self.smoothing = smoothing
+        self.clock = clock
+    }
+
+    /// Seconds on the monotonic clock.
+    public static func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Asks the run to end: capture stops, frames already captured are delivered, sinks are flushed.
+    /// Safe from any thread (a signal handler's queue).
+    public func stop() {
+        lock.lock()
+        stopRequested = true
+        lock.unlock()
+    }
+
+    private var shouldStop: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopRequested || sinkError != nil
+    }
+
+    /// Runs until the source ends or `stop()`; blocks the calling thread, which does the capturing.
+    /// Throws the first error a sink or the source raised, after flushing every sink.
+    public func run() throws -> Summary {
+        let maxInFlight: Int
+        if case .lossless(let batch) = policy { maxInFlight = 2 * batch + 2 } else { maxInFlight = .max }
+        let slots = DispatchSemaphore(value: min(maxInFlight, 1 << 20))
+        var firstTimestamp: Double?, start = 0.0
+        var sourceError: Error?
+        while !shouldStop {
+            if maxInFlight != .max {
+                while slots.wait(timeout: .now() + 0.1) == .timedOut { if shouldStop { break } }
+                if shouldStop { slots.signal(); break }
+            }
+            let frame: Frame?
+            do { frame = try source.nextFrame() } catch { sourceError = error; slots.signal(); break }
+            guard let frame else { slots.signal(); break }
+            if firstTimestamp == nil { firstTimestamp = frame.timestamp; start = clock() }
+            var due = clock()
+            if pacing == .realTime {
+                due = start + (frame.timestamp - firstTimestamp!)
+                while !shouldStop, clock() < due { usleep(UInt32(min(5_000, max(100, (due - clock()) * 1e6)))) }
+                due = min(due, clock())
+            }
+            var times = FrameTimes(captured: due)
+            times.dequeued = clock()
+            group.enter()
+            preprocessQueue.async { [self] in
+                let box = PixelRect.centerSquare(width: frame.image.width, height: frame.image.height)
+                let input = preprocessor.input(for: frame.image, crop: box) ?? [Float](repeating: 0, count: preprocessor.inputLength)
+                times.preprocessed = clock()
+                enqueue((frame, box, input, times), slots: slots)
+            }
+        }
+        group.wait()
+        var finishError: Error?
+        for sink in sinks {
+            do { try sink.finish() } catch { finishError = finishError ?? error }
+        }
+        if let error = sinkError ?? sourceError ?? finishError { throw error }
+        return Summary(latency: latency, skipped: source.skipped, stoppedEarly: stopRequested)
+    }
+
+    /// Hands a preprocessed frame to inference, applying the policy.
+    private func enqueue(_ item: (Frame, PixelRect, [Float], FrameTimes), slots: DispatchSemaphore) {
+        lock.lock()
+        if policy == .latestOnly, !pending.isEmpty {
+            // Inference is busy and a frame already waits: the newer one replaces it.
+            pending.removeAll()
+            lock.unlock()
+            sinkQueue.async { [self] in latency.dropped += 1; group.leave() }
+            lock.lock()
+        }
+        pending.append(item)
+        lock.unlock()
+        inferenceQueue.async { [self] in infer(slots: slots) }
+    }
+
+    /// Takes what waits (up to the batch size) and classifies it in one pass.
+    private func infer(slots: DispatchSemaphore) {
+        let batchLimit: Int
+        if case .lossless(let batch) = policy { batchLimit = batch } else { batchLimit = 1 }
+        lock.lock()
+        let batch = Array(pending.prefix(batchLimit))
+        pending.removeFirst(batch.count)
+        lock.unlock()
+        guard !batch.isEmpty else { return }
+        let size = preprocessor.inputSize
+        let inputs = Tensor(shape: [batch.count, preprocessor.channels, size, size], scalars: batch.flatMap(\.2))
+        let predictions = predict(inputs)
+        let inferred = clock()
+        sinkQueue.async { [self] in
+            for (item, prediction) in zip(batch, predictions) {
+                var times = item.3
+                times.inferred = inferred
+                let result = FrameResult(frame: item.0, box: item.1, prediction: smooth(prediction), times: times)
+                deliver(result)
+                slots.signal()
+                group.leave()
+            }
+        }
+    }
+
+    private func smooth(_ prediction: EmotionPrediction) -> EmotionPrediction {
+        guard let alpha = smoothing else { return prediction }
+        let current = smoothed.map { previous in zip(previous, prediction.probabilities).map { alpha * $1 + (1 - alpha) * $0 } }
+            ?? prediction.probabilities
+        smoothed = current
+        return EmotionPrediction(classNames: prediction.classNames, probabilities: current)
+    }
+
+    private func deliver(_ result: FrameResult) {
+        var result = result
+        result.times.delivered = clock()
+        lock.lock()
+        let failed = sinkError != nil
+        lock.unlock()
+        guard !failed else { return }
+        for sink in sinks {
+            do { try sink.deliver(result) } catch {
+                lock.lock()
+                sinkError = sinkError ?? error
+                lock.unlock()
+                return
+            }
+        }
+        latency.record(result.times)
+    }
+}
