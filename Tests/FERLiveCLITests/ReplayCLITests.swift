@@ -1,0 +1,137 @@
+import FERVision
+import Foundation
+import XCTest
+
+/// `fer-live replay` as a user runs it.
+final class ReplayCLITests: XCTestCase {
+    private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
+    private var folder: URL!
+    private var frames: URL { folder.appendingPathComponent("frames") }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-replay-\(UUID())")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        var random = SplitMix64(seed: 9)
+        // Frames of two sizes, gray and color, named so that string order and natural order differ.
+        for i in 0..<12 {
+            let (width, height, channels) = i % 3 == 0 ? (80, 60, 3) : (64, 64, 1)
+            let image = ByteImage(width: width, height: height, channels: channels,
+                                  pixels: (0..<width * height * channels).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+            try ImageEncoder.png(image).write(to: frames.appendingPathComponent("frame\(i).png"))
+        }
+    }
+
+    override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
+
+    private func lines(_ path: URL) throws -> [[String: Any]] {
+        try String(contentsOf: path, encoding: .utf8).split(separator: "\n").map { line in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        }
+    }
+
+    /// One frame at a time, replay and classify run the same code on the same pixels: identical output.
+    /// Batched, OpenBLAS's kernels for other matrix widths may round the last bit differently.
+    func testReplayGivesWhatClassifyGives() throws {
+        let files = (0..<12).map { frames.appendingPathComponent("frame\($0).png").path }
+        let classify = try CLIRunner.run(["classify", "--json", "--batch", "1", "--model", model] + files)
+        let direct = try classify.stdoutLines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        for batch in [1, 4] {
+            let output = folder.appendingPathComponent("out\(batch).jsonl")
+            let replay = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--as-fast-as-possible",
+                                            "--batch", String(batch), "--output", output.path])
+            XCTAssertEqual(replay.status, 0, replay.stderr)
+            XCTAssert(replay.stderr.contains("end_to_end"), "no latency summary: \(replay.stderr)")
+            let records = try lines(output)
+            XCTAssertEqual(records.map { $0["file"] as? String }, (0..<12).map { "frame\($0).png" }, "natural order, every frame")
+            for (record, expected) in zip(records, direct) {
+                XCTAssertEqual(record["label"] as? String, expected["label"] as? String)
+                let ours = try XCTUnwrap(record["probabilities"] as? [String: Double])
+                let theirs = try XCTUnwrap(expected["probabilities"] as? [String: Double])
+                if batch == 1 {
+                    XCTAssertEqual(ours, theirs, "batch 1 must be identical")
+                } else {
+                    for (name, value) in theirs { XCTAssertEqual(ours[name]!, value, accuracy: 1e-6, name) }
+                }
+            }
+            for key in ["frame", "timestamp", "box", "confidence", "latency_ms"] { XCTAssertNotNil(records[0][key], key) }
+            XCTAssertEqual(records[0]["box"] as? [Int], [10, 0, 60, 60], "center square of an 80x60 frame")
+        }
+    }
+
+    func testLatencyReportAndCSVOutput() throws {
+        let report = folder.appendingPathComponent("latency.json"), csv = folder.appendingPathComponent("out.csv")
+        let plot = folder.appendingPathComponent("latency.svg")
+        let result = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--fps", "100",
+                                        "--output", csv.path, "--latency-report", report.path, "--latency-plot", plot.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])
+        for stage in ["capture", "preprocess", "inference", "end_to_end"] {
+            let entry = try XCTUnwrap(object[stage] as? [String: Any], stage)
+            for key in ["count", "p50_ms", "p90_ms", "p99_ms", "max_ms"] { XCTAssertNotNil(entry[key], "\(stage).\(key)") }
+        }
+        XCTAssertEqual(object["dropped"] as? Int, 0)
+        XCTAssertNotNil(object["fps"])
+        let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 13)
+        XCTAssert(rows[0].hasPrefix("frame,file,timestamp,box_x"), String(rows[0]))
+        XCTAssert(try String(contentsOf: plot, encoding: .utf8).hasPrefix("<svg"))
+    }
+
+    func testSIGINTLeavesValidCompleteOutput() throws {
+        let output = folder.appendingPathComponent("out.jsonl")
+        let process = Process()
+        process.executableURL = CLIRunner.binary
+        process.arguments = ["replay", frames.path, "--headless", "--model", model, "--loop", "--fps", "200", "--output", output.path]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        process.interrupt()   // SIGINT, as Ctrl-C sends
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        let records = try lines(output)   // every line parses: none cut in half
+        XCTAssertGreaterThan(records.count, 24, "looped at least twice")
+        XCTAssertEqual(records.map { $0["frame"] as? Int }, records.indices.map { $0 }, "no frame lost or repeated")
+        XCTAssert(stderr.contains("stopped \(records.count) frames"), stderr)
+    }
+
+    func testRecordingReplaysTheSameWay() throws {
+        let recording = folder.appendingPathComponent("recording"), first = folder.appendingPathComponent("a.jsonl")
+        let second = folder.appendingPathComponent("b.jsonl")
+        XCTAssertEqual(try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--fps", "100",
+                                          "--output", first.path, "--record", recording.path]).status, 0)
+        XCTAssert(FileManager.default.fileExists(atPath: recording.appendingPathComponent("timestamps.csv").path))
+        let again = try CLIRunner.run(["replay", recording.path, "--headless", "--model", model, "--output", second.path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let a = try lines(first), b = try lines(second)
+        XCTAssertEqual(a.map { $0["probabilities"] as? [String: Double] }, b.map { $0["probabilities"] as? [String: Double] })
+        XCTAssertEqual(a.map { $0["timestamp"] as? Double }, b.map { $0["timestamp"] as? Double }, "recorded timestamps replayed")
+    }
+
+    func testBadInputs() throws {
+        let missing = try CLIRunner.run(["replay", folder.appendingPathComponent("nope").path, "--headless", "--model", model])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssert(missing.stderr.contains("no such directory"), missing.stderr)
+
+        let empty = folder.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let none = try CLIRunner.run(["replay", empty.path, "--headless", "--model", model])
+        XCTAssertEqual(none.status, 1)
+        XCTAssert(none.stderr.contains("holds no frames"), none.stderr)
+
+        let unwritable = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--output", "/proc/nope/out.jsonl"])
+        XCTAssertEqual(unwritable.status, 1)
+        XCTAssert(unwritable.stderr.contains("/proc/nope/out.jsonl"), unwritable.stderr)
+        XCTAssertFalse(unwritable.stderr.contains("replayed"), "must fail before replaying")
+
+        try Data("broken".utf8).write(to: frames.appendingPathComponent("frame5.png"))
+        let output = folder.appendingPathComponent("out.jsonl")
+        let corrupt = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--as-fast-as-possible", "--output", output.path])
+        XCTAssertEqual(corrupt.status, 0, corrupt.stderr)
+        XCTAssert(corrupt.stderr.contains("frame5.png") && corrupt.stderr.contains("1 unreadable"), corrupt.stderr)
+        XCTAssertEqual(try lines(output).count, 11)
+    }
+}
