@@ -1,0 +1,67 @@
+import FERVision
+import Foundation
+import XCTest
+
+/// Replay on real faces: FER2013 test faces scaled up into the middle of 640x480 frames with a noisy
+/// background, replayed through the pipeline, must get the labels the faces get directly.
+final class RealFaceReplayTests: XCTestCase {
+    private static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    final class Collector: FrameSink {
+        var labels: [String: String] = [:]
+        func deliver(_ result: FrameResult) throws { labels[result.frame.sourceName] = result.prediction.label }
+        func finish() throws {}
+    }
+
+    /// Bilinear upscale of a 48x48 face by `factor`.
+    private func upscale(_ face: ArraySlice<UInt8>, factor: Int) -> [UInt8] {
+        let side = 48 * factor, pixels = Array(face)
+        var out = [UInt8](repeating: 0, count: side * side)
+        for y in 0..<side {
+            let fy = min(47, max(0, (Double(y) + 0.5) / Double(factor) - 0.5)), y0 = Int(fy), y1 = min(47, y0 + 1), wy = fy - Double(y0)
+            for x in 0..<side {
+                let fx = min(47, max(0, (Double(x) + 0.5) / Double(factor) - 0.5)), x0 = Int(fx), x1 = min(47, x0 + 1), wx = fx - Double(x0)
+                let top = Double(pixels[y0 * 48 + x0]) * (1 - wx) + Double(pixels[y0 * 48 + x1]) * wx
+                let bottom = Double(pixels[y1 * 48 + x0]) * (1 - wx) + Double(pixels[y1 * 48 + x1]) * wx
+                out[y * side + x] = UInt8((top * (1 - wy) + bottom * wy).rounded())
+            }
+        }
+        return out
+    }
+
+    func testReplayedFramesGetTheLabelsOfTheFaces() throws {
+        let model = Self.repository.appendingPathComponent("models/\(DefaultModel.fileName)").path
+        let data = ProcessInfo.processInfo.environment["FER2013_DIR"]
+            ?? Self.repository.deletingLastPathComponent().appendingPathComponent("shared/data/fer2013").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "no model shipped at \(model) yet")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: data + "/test"), "FER2013 is not at \(data): skipping")
+        let classifier = try EmotionClassifier(path: model)
+        let test = try ImageFolder.load(data + "/test", threads: 2)
+        let picks = Array(stride(from: 0, to: test.count, by: 36))   // 100 faces across all classes
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-faces-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        var random = SplitMix64(seed: 17)
+        var direct: [String: String] = [:]
+        for (n, index) in picks.enumerated() {
+            // Noisy mid-gray background, the face scaled 10x (480x480) in the middle.
+            var frame = (0..<640 * 480).map { _ in UInt8(100 + random.next() % 60) }
+            let face = upscale(test.image(index), factor: 10)
+            for y in 0..<480 { for x in 0..<480 { frame[y * 640 + 80 + x] = face[y * 480 + x] } }
+            let name = "frame\(n).png"
+            try ImageEncoder.png(ByteImage(width: 640, height: 480, pixels: frame)).write(to: folder.appendingPathComponent(name))
+            direct[name] = classifier.classify([ByteImage(width: 48, height: 48, pixels: Array(test.image(index)))])[0].label
+        }
+        let collector = Collector()
+        let source = try FrameDirectorySource(directory: folder.path)
+        _ = try FramePipeline(source: source, classifier: classifier, sinks: [collector], policy: .lossless(batch: 8),
+                              pacing: .asFastAsPossible).run()
+        XCTAssertEqual(collector.labels.count, picks.count)
+        let agreeing = direct.filter { collector.labels[$0.key] == $0.value }.count
+        let share = Double(agreeing) / Double(picks.count)
+        print("replayed faces: \(agreeing) of \(picks.count) labels agree with the faces classified directly")
+        XCTAssertGreaterThanOrEqual(share, 0.95)
+    }
+}
