@@ -1,0 +1,61 @@
+"""Replay throughput and latency of `fer-live replay` on 640x480 frames: FER2013 test faces scaled 10x
+into the middle of a noisy background (what a webcam frame of a centered face looks like to us).
+
+Run by hand from the repository root after `swift build -c release`, with Pillow and numpy:
+    python benchmarks/replay_speed.py [--frames 300] [--data ../shared/data/fer2013]
+
+Reports frames/s with --as-fast-as-possible at batch 1 and 16, and end-to-end latency p50/p99 at
+--fps 30 (real-time pacing), from fer-live's own latency report.
+"""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+
+def make_frames(data, count, folder):
+    faces = []
+    for label in sorted(os.listdir(os.path.join(data, "test"))):
+        names = sorted(os.listdir(os.path.join(data, "test", label)))
+        faces += [os.path.join(data, "test", label, n) for n in names]
+    rng = np.random.default_rng(0)
+    step = max(1, len(faces) // count)
+    for i, path in enumerate(faces[::step][:count]):
+        frame = rng.integers(100, 160, size=(480, 640), dtype=np.uint8)
+        face = Image.open(path).convert("L").resize((480, 480), Image.BILINEAR)
+        frame[:, 80:560] = np.asarray(face)
+        Image.fromarray(frame, "L").save(os.path.join(folder, f"frame{i}.png"))
+
+
+def replay(binary, folder, extra):
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        subprocess.run([binary, "replay", folder, "--headless", "--latency-report", report.name] + extra,
+                       check=True, capture_output=True, text=True)
+        return json.load(open(report.name))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=".build/release/fer-live")
+    parser.add_argument("--data", default="../shared/data/fer2013")
+    parser.add_argument("--frames", type=int, default=300)
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp(prefix="fer-replay-bench-")
+    make_frames(args.data, args.frames, folder)
+    print(f"{args.frames} frames of 640x480 in {folder}\n")
+    print("| run | frames/s | end-to-end p50 ms | end-to-end p99 ms | inference p50 ms | dropped |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, extra in [("--as-fast-as-possible --batch 1", ["--as-fast-as-possible", "--batch", "1"]),
+                        ("--as-fast-as-possible --batch 16", ["--as-fast-as-possible", "--batch", "16"]),
+                        ("--fps 30", ["--fps", "30"])]:
+        r = replay(args.binary, folder, extra)
+        e, inf = r["end_to_end"], r["inference"]
+        print(f"| {name} | {r['fps']:.1f} | {e['p50_ms']:.2f} | {e['p99_ms']:.2f} | {inf['p50_ms']:.2f} | {r['dropped']} |")
+
+
+if __name__ == "__main__":
+    main()
