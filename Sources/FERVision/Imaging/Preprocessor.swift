@@ -87,9 +87,16 @@ public struct Preprocessor: Sendable {
     /// The normalized network input for one image: [channels, inputSize, inputSize], or nil when the crop
     /// lies outside the image.
     public func input(for image: ByteImage, crop: PixelRect? = nil) -> [Float]? {
-        guard let gray = resizedGray(image, crop: crop) else { return nil }
-        var result = [Float](repeating: 0, count: inputLength)
+        resizedGray(image, crop: crop).map(normalized)
+    }
+
+    /// The last step on its own, for pixels already cropped and resized (training keeps its images at the
+    /// input size and augments them first): (x - mean) / std per channel, grayscale replicated to each.
+    /// - Parameter gray: inputSize * inputSize values on the [0, 1] scale.
+    public func normalized(_ gray: [Float]) -> [Float] {
         let plane = inputSize * inputSize
+        precondition(gray.count == plane, "\(gray.count) values for a \(inputSize)x\(inputSize) input")
+        var result = [Float](repeating: 0, count: inputLength)
         for c in 0..<channels {
             let m = mean.count == 1 ? mean[0] : mean[c], s = std.count == 1 ? std[0] : std[c]
             for i in 0..<plane { result[c * plane + i] = (gray[i] - m) / s }

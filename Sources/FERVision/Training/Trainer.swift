@@ -86,7 +86,7 @@ public final class Trainer {
         let size = configuration.inputSize, plane = size * size, batchSize = configuration.batchSize
         var order = Array(0..<trainingSet.count)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(random.next() % UInt64(i + 1))) }
-        let augmentation = configuration.augmentation
+        let augmentation = configuration.augmentation, preprocessor = self.preprocessor
         var lossSum = 0.0, done = 0
         for batchStart in stride(from: 0, to: order.count, by: batchSize) {
             let indices = Array(order[batchStart..<min(order.count, batchStart + batchSize)])
@@ -95,7 +95,7 @@ public final class Trainer {
                 let pixels = augmentation.isEnabled
                     ? augmentation.apply(trainingSet.image(index), size: size, random: &random)
                     : Array(trainingSet.image(index))
-                for j in 0..<plane { scalars[k * plane + j] = (Float(pixels[j]) / 255 - mean) / std }
+                scalars.replaceSubrange(k * plane..<(k + 1) * plane, with: preprocessor.normalized(pixels.map { Float($0) / 255 }))
             }
             let inputs = Tensor(shape: [indices.count, 1, size, size], scalars: scalars)
             let loss = network.step(inputs: inputs, labels: indices.map { trainingSet.labels[$0] })
@@ -122,19 +122,20 @@ public final class Trainer {
         return record
     }
 
+    /// Normalization with the training split's statistics: the same code inference runs.
+    private var preprocessor: Preprocessor {
+        Preprocessor(inputSize: configuration.inputSize, channels: 1, mean: [mean], std: [std])
+    }
+
     /// Mean cross-entropy and accuracy on a dataset, in evaluation mode (running statistics).
     public func evaluate(_ dataset: ImageFolder) -> (loss: Double, accuracy: Double) {
         let classifier = EmotionClassifier(model: model())
-        let size = configuration.inputSize, plane = size * size
+        let size = configuration.inputSize
         var lossSum = 0.0, correct = 0
         for start in stride(from: 0, to: dataset.count, by: 64) {
             let end = min(dataset.count, start + 64)
-            var scalars = [Float](repeating: 0, count: (end - start) * plane)
-            for i in start..<end {
-                let pixels = dataset.image(i)
-                for (j, p) in pixels.enumerated() { scalars[(i - start) * plane + j] = (Float(p) / 255 - mean) / std }
-            }
-            let predictions = classifier.predictions(for: Tensor(shape: [end - start, 1, size, size], scalars: scalars))
+            let images = (start..<end).map { ByteImage(width: size, height: size, pixels: Array(dataset.image($0))) }
+            let predictions = classifier.classify(images)
             for (k, prediction) in predictions.enumerated() {
                 let label = dataset.labels[start + k]
                 lossSum -= Foundation.log(Double(max(prediction.probabilities[label], Float.leastNormalMagnitude)))
