@@ -19,7 +19,6 @@ public final class FrameDirectorySource: FrameSource {
 
     /// File name of the capture times a recording writes beside its frames.
     public static let timestampsFile = "timestamps.csv"
-    static let frameExtensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm"]
 
     /// Lists `directory`. Throws when it is missing, unreadable or holds no frame files, or when
     /// timestamps.csv is present but malformed.
@@ -31,7 +30,7 @@ public final class FrameDirectorySource: FrameSource {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
             throw DatasetError(path: directory, "cannot be listed")
         }
-        files = names.filter { Self.frameExtensions.contains(($0 as NSString).pathExtension.lowercased()) && !$0.hasPrefix(".") }
+        files = names.filter { ImageDecoder.fileExtensions.contains(($0 as NSString).pathExtension.lowercased()) && !$0.hasPrefix(".") }
             .sorted(by: naturallyOrdered)
         guard !files.isEmpty else { throw DatasetError(path: directory, "holds no frames (PNG, JPEG, PGM or PPM files)") }
         self.directory = directory

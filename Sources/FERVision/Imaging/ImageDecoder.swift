@@ -28,6 +28,9 @@ public enum ImageDecoder {
     /// The formats recognized by their signature.
     public enum Format: String, Sendable { case png, jpeg, pnm }
 
+    /// File name extensions (lowercase) of the formats we decode, for listing image folders.
+    public static let fileExtensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm"]
+
     /// Decodes the image file at `path` into grayscale or RGB, as stored.
     public static func decode(contentsOf path: String) throws(ImageError) -> ByteImage {
         let data: Data

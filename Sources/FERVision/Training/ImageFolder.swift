@@ -35,9 +35,6 @@ public struct ImageFolder: Sendable {
     /// Pixels of image `index`.
     public func image(_ index: Int) -> ArraySlice<UInt8> { pixels[index * size * size..<(index + 1) * size * size] }
 
-    /// File name extensions looked at; everything else in a class folder is ignored.
-    static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm"]
-
     /// Reads `directory`'s class folders, decoding on `threads` threads.
     /// - Throws: when the folder is missing, has no class folders, or a class ends up with no image.
     public static func load(_ directory: String, size: Int = 48, threads: Int = 1) throws(DatasetError) -> ImageFolder {
@@ -60,7 +57,7 @@ public struct ImageFolder: Sendable {
         var files: [(path: String, label: Int)] = []
         for (label, folder) in folders.enumerated() {
             let names = ((try? manager.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? [])
-                .filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+                .filter { ImageDecoder.fileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
             guard !names.isEmpty else { throw DatasetError(path: "\(directory)/\(folder)", "class folder holds no images") }
             files += names.map { ("\(directory)/\(folder)/\($0)", label) }
         }
