@@ -19,6 +19,28 @@ enum Fixtures {
     }
 }
 
+/// The shipped model and the shared FER2013 copy, for tests on real faces (each skips when absent).
+enum RealData {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// models/ in the repository; skips the test when no model ships there.
+    static func shippedModel() throws -> String {
+        let path = repository.appendingPathComponent("models/\(DefaultModel.fileName)").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "no model shipped at \(path) yet")
+        return path
+    }
+
+    /// ../shared/data/fer2013 beside the repository (or $FER2013_DIR); skips the test when it is absent.
+    static func fer2013() throws -> String {
+        let path = ProcessInfo.processInfo.environment["FER2013_DIR"]
+            ?? repository.deletingLastPathComponent().appendingPathComponent("shared/data/fer2013").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path + "/test"),
+                          "FER2013 is not at \(path) (../shared/data/fer2013 beside the repository, or $FER2013_DIR): skipping")
+        return path
+    }
+}
+
 /// Largest absolute difference between two equally long arrays, with where it is.
 func maxAbsoluteDifference(_ a: [Float], _ b: [Float]) -> (value: Float, index: Int) {
     precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")

@@ -5,9 +5,6 @@ import XCTest
 /// Replay on real faces: FER2013 test faces scaled up into the middle of 640x480 frames with a noisy
 /// background, replayed through the pipeline, must get the labels the faces get directly.
 final class RealFaceReplayTests: XCTestCase {
-    private static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
     final class Collector: FrameSink {
         var labels: [String: String] = [:]
         func deliver(_ result: FrameResult) throws { labels[result.frame.sourceName] = result.prediction.label }
@@ -26,11 +23,7 @@ final class RealFaceReplayTests: XCTestCase {
     }
 
     func testReplayedFramesGetTheLabelsOfTheFaces() throws {
-        let model = Self.repository.appendingPathComponent("models/\(DefaultModel.fileName)").path
-        let data = ProcessInfo.processInfo.environment["FER2013_DIR"]
-            ?? Self.repository.deletingLastPathComponent().appendingPathComponent("shared/data/fer2013").path
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "no model shipped at \(model) yet")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: data + "/test"), "FER2013 is not at \(data): skipping")
+        let model = try RealData.shippedModel(), data = try RealData.fer2013()
         let classifier = try EmotionClassifier(path: model)
         let test = try ImageFolder.load(data + "/test", threads: 2)
         let picks = Array(stride(from: 0, to: test.count, by: 36))   // 100 faces across all classes

@@ -4,16 +4,8 @@ import XCTest
 
 /// The model in models/ on real faces: FER2013's test split from ../shared/data (skipped where absent).
 final class ShippedModelTests: XCTestCase {
-    private static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
     func testShippedModelIsAccurateOnFER2013Test() throws {
-        let model = Self.repository.appendingPathComponent("models/\(DefaultModel.fileName)").path
-        let data = ProcessInfo.processInfo.environment["FER2013_DIR"]
-            ?? Self.repository.deletingLastPathComponent().appendingPathComponent("shared/data/fer2013").path
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "no model shipped at \(model) yet")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: data + "/test"),
-                          "FER2013 is not at \(data) (../shared/data/fer2013 beside the repository, or $FER2013_DIR): skipping")
+        let model = try RealData.shippedModel(), data = try RealData.fer2013()
         BLAS.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
         defer { BLAS.setThreadCount(1) }
         let classifier = try EmotionClassifier(path: model)
