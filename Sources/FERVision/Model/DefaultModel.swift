@@ -3,7 +3,7 @@ import Foundation
 /// Where the model that ships with fer-live is found when no `--model` is given.
 public enum DefaultModel {
     /// The shipped model's file name, inside `models/`.
-    public static let fileName = "fer2013-resnet9.safetensors"
+    public static let fileName = "resnet9-fer2013.safetensors"
     /// Environment variable that names a model file and overrides the search.
     public static let environmentVariable = "FER_LIVE_MODEL"
 

@@ -12,7 +12,7 @@ struct Evaluate: ParsableCommand {
             one object: accuracy, macro_f1, per_class (name -> precision, recall, f1, support) and \
             confusion (rows = true class). --confusion writes the matrix as SVG (or CSV for a .csv name).
 
-            Example: fer-live evaluate --model models/fer2013-resnet9.safetensors --data ../shared/data/fer2013/test
+            Example: fer-live evaluate --model models/resnet9-fer2013.safetensors --data ../shared/data/fer2013/test
             """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -16,7 +16,7 @@ struct Train: ParsableCommand {
             writes the model to --out, a checkpoint and history.json/history.csv and three SVG plots to \
             --log-dir. --resume continues a run exactly where its last completed epoch left it.
 
-            Example: fer-live train --data ../shared/data/fer2013 --out models/fer2013-resnet9.safetensors
+            Example: fer-live train --data ../shared/data/fer2013 --out models/resnet9-fer2013.safetensors
             """)
 
     @Option(help: ArgumentHelp("Dataset folder with train/ and val/.", valueName: "dir"))
