@@ -13,14 +13,10 @@ final class ShippedModelTests: XCTestCase {
         XCTAssertEqual(test.count, 3589)
         // Every 4th image (897), to stay fast in debug builds; the model card has the full-split number.
         let subset = Array(stride(from: 0, to: test.count, by: 4))
-        var correct = 0
-        for start in stride(from: 0, to: subset.count, by: 64) {
-            let indices = subset[start..<min(subset.count, start + 64)]
-            let images = indices.map { ByteImage(width: 48, height: 48, pixels: Array(test.image($0))) }
-            for (index, prediction) in zip(indices, classifier.classify(images)) {
-                if classifier.classNames[prediction.topIndex] == test.classNames[test.labels[index]] { correct += 1 }
-            }
-        }
+        let predictions = classifier.classify(test, indices: subset)
+        let correct = zip(subset, predictions).filter { index, prediction in
+            classifier.classNames[prediction.topIndex] == test.classNames[test.labels[index]]
+        }.count
         let accuracy = Double(correct) / Double(subset.count)
         print("shipped model: accuracy \(accuracy) on \(subset.count) FER2013 test images")
         XCTAssertGreaterThanOrEqual(accuracy, 0.60)

@@ -124,10 +124,11 @@ public final class FramePipeline {
                 while !shouldStop, clock() < due { usleep(UInt32(min(5_000, max(100, (due - clock()) * 1e6)))) }
                 due = min(due, clock())
             }
-            var times = FrameTimes(captured: due)
-            times.dequeued = clock()
+            var captured = FrameTimes(captured: due)
+            captured.dequeued = clock()
             group.enter()
-            preprocessQueue.async { [self] in
+            preprocessQueue.async { [self, captured] in
+                var times = captured
                 let box = PixelRect.centerSquare(width: frame.image.width, height: frame.image.height)
                 let input = preprocessor.input(for: frame.image, crop: box) ?? [Float](repeating: 0, count: preprocessor.inputLength)
                 times.preprocessed = clock()

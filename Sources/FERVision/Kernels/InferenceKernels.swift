@@ -87,3 +87,14 @@ public func softmaxRows(_ logits: [Float], columns: Int) -> [Float] {
     }
     return result
 }
+
+/// NCHW [images, channels, plane] -> channel-major [channels, images, plane], the layout every network
+/// layer works in.
+func transposeToChannelMajor(_ input: UnsafePointer<Float>, images: Int, channels: Int, plane: Int,
+                             into output: UnsafeMutablePointer<Float>) {
+    for image in 0..<images {
+        for channel in 0..<channels {
+            (output + (channel * images + image) * plane).update(from: input + (image * channels + channel) * plane, count: plane)
+        }
+    }
+}

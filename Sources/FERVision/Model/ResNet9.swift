@@ -112,13 +112,7 @@ public final class ResNet9: @unchecked Sendable {
     private func forward(_ input: UnsafePointer<Float>, images n: Int, logits: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let side = inputSize, channels = architecture.inputChannels
         let (x, a, b, c, d) = (workspace.input, workspace.buffers[0], workspace.buffers[1], workspace.buffers[2], workspace.buffers[3])
-        // NCHW -> channel-major [C, N, H, W].
-        let plane = side * side
-        for image in 0..<n {
-            for channel in 0..<channels {
-                (x + (channel * n + image) * plane).update(from: input + (image * channels + channel) * plane, count: plane)
-            }
-        }
+        transposeToChannelMajor(input, images: n, channels: channels, plane: side * side, into: x)
         let conv = convolutions
         var s = side
         // conv1

@@ -100,13 +100,9 @@ public final class TrainableResNet9 {
         let workers = BLAS.threadCount
         gradients = [Float](repeating: 0, count: parameters.count)
 
-        // NCHW -> channel-major.
         var x = [Float](repeating: 0, count: inputs.count)
-        let plane = side * side
-        for image in 0..<n {
-            for c in 0..<channels {
-                for i in 0..<plane { x[(c * n + image) * plane + i] = inputs.scalars[(image * channels + c) * plane + i] }
-            }
+        inputs.scalars.withUnsafeBufferPointer { input in
+            transposeToChannelMajor(input.baseAddress!, images: n, channels: channels, plane: side * side, into: &x)
         }
 
         var records = [BlockRecord](repeating: BlockRecord(), count: 8)

@@ -129,18 +129,10 @@ public final class Trainer {
 
     /// Mean cross-entropy and accuracy on a dataset, in evaluation mode (running statistics).
     public func evaluate(_ dataset: ImageFolder) -> (loss: Double, accuracy: Double) {
-        let classifier = EmotionClassifier(model: model())
-        let size = configuration.inputSize
         var lossSum = 0.0, correct = 0
-        for start in stride(from: 0, to: dataset.count, by: 64) {
-            let end = min(dataset.count, start + 64)
-            let images = (start..<end).map { ByteImage(width: size, height: size, pixels: Array(dataset.image($0))) }
-            let predictions = classifier.classify(images)
-            for (k, prediction) in predictions.enumerated() {
-                let label = dataset.labels[start + k]
-                lossSum -= Foundation.log(Double(max(prediction.probabilities[label], Float.leastNormalMagnitude)))
-                if prediction.topIndex == label { correct += 1 }
-            }
+        for (label, prediction) in zip(dataset.labels, EmotionClassifier(model: model()).classify(dataset)) {
+            lossSum -= Foundation.log(Double(max(prediction.probabilities[label], Float.leastNormalMagnitude)))
+            if prediction.topIndex == label { correct += 1 }
         }
         return (lossSum / Double(max(1, dataset.count)), Double(correct) / Double(max(1, dataset.count)))
     }

@@ -50,13 +50,7 @@ struct Evaluate: ParsableCommand {
                 }
                 return index
             }
-            var predictions: [Int] = []
-            let size = dataset.size
-            for start in stride(from: 0, to: dataset.count, by: batch) {
-                let end = min(dataset.count, start + batch)
-                let images = (start..<end).map { ByteImage(width: size, height: size, pixels: Array(dataset.image($0))) }
-                predictions += classifier.classify(images).map(\.topIndex)
-            }
+            let predictions = classifier.classify(dataset, batch: batch).map(\.topIndex)
             let report = ClassificationReport(classNames: classifier.classNames, labels: dataset.labels.map { mapping[$0] },
                                               predictions: predictions)
             print(json ? report.json.serialized : report.table)
