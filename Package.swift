@@ -22,7 +22,7 @@ let package = Package(
 
         .target(
             name: "FERVision",
-            dependencies: ["COpenBLAS", "CImageCodecs", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            dependencies: ["COpenBLAS", "CImageCodecs", "CV4L2", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                            .product(name: "Histogram", package: "hdrhistogram-swift")],
             // The numeric loops (transforms, im2col, batch norm) run 10-20x slower unoptimized; optimize the
             // library in debug builds too, so `swift test` exercises real shapes quickly.

@@ -15,6 +15,7 @@ static const unsigned long CV4L2_VIDIOC_ENUM_FRAMESIZES = VIDIOC_ENUM_FRAMESIZES
 static const unsigned long CV4L2_VIDIOC_G_FMT = VIDIOC_G_FMT;
 static const unsigned long CV4L2_VIDIOC_S_FMT = VIDIOC_S_FMT;
 static const unsigned long CV4L2_VIDIOC_S_PARM = VIDIOC_S_PARM;
+static const unsigned long CV4L2_VIDIOC_G_PARM = VIDIOC_G_PARM;
 static const unsigned long CV4L2_VIDIOC_REQBUFS = VIDIOC_REQBUFS;
 static const unsigned long CV4L2_VIDIOC_QUERYBUF = VIDIOC_QUERYBUF;
 static const unsigned long CV4L2_VIDIOC_QBUF = VIDIOC_QBUF;

@@ -26,7 +26,10 @@ final class FramePipelineTests: XCTestCase {
         func finish() throws { finished = true }
     }
 
-    private func classifier() -> EmotionClassifier {
+    private func classifier() -> EmotionClassifier { Self.tinyClassifier() }
+
+    /// A narrow, randomly initialized classifier: fast, and good enough to exercise the pipeline.
+    static func tinyClassifier() -> EmotionClassifier {
         let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7, widths: [4, 8, 8, 16])
         let model = LoadedModel(stateDict: .initialized(architecture, seed: 1), architecture: architecture,
                                 metadata: ModelMetadata(classNames: ModelMetadata.fer2013ClassNames))

@@ -12,6 +12,13 @@ public struct FrameResult: Sendable {
     public var times: FrameTimes
 }
 
+/// Shows delivered frames: the window. Called on the sink queue after every sink has the frame.
+public protocol FrameDisplay: AnyObject {
+    /// Returns once the frame is on screen, with the time it got there (pipeline clock), or nil when it
+    /// was not shown (the window is closed). `dropped` is the pipeline's count so far, for the HUD.
+    func present(_ result: FrameResult, dropped: Int) -> Double?
+}
+
 /// Receives every delivered frame, in order, on the pipeline's sink queue.
 public protocol FrameSink: AnyObject {
     func deliver(_ result: FrameResult) throws
@@ -36,6 +43,9 @@ public final class FramePipeline {
         case realTime
         /// Release frames as fast as the pipeline takes them.
         case asFastAsPossible
+        /// A camera: frames come when the source has them, and each frame's timestamp is its capture time
+        /// on the pipeline's monotonic clock (V4L2 buffer timestamps are).
+        case live
     }
 
     /// What the run did, for the end-of-run summary.
@@ -43,6 +53,9 @@ public final class FramePipeline {
         public let latency: LatencyRecorder
         public let skipped: [ImageError]
         public let stoppedEarly: Bool
+        /// Why the source ended the stream early (a camera unplugged), after everything captured before it
+        /// was delivered and flushed; nil when it ended normally or was stopped.
+        public let sourceError: Error?
     }
 
     private let source: FrameSource
@@ -50,6 +63,7 @@ public final class FramePipeline {
     private let classNames: [String]
     private let predict: (Tensor) -> [EmotionPrediction]
     private let sinks: [FrameSink]
+    private let display: FrameDisplay?
     private let policy: Policy
     private let pacing: Pacing
     private let smoothing: Float?
@@ -62,30 +76,37 @@ public final class FramePipeline {
     private let lock = NSLock()
     private var pending: [(Frame, PixelRect, [Float], FrameTimes)] = []
     private var stopRequested = false
+    private var isPaused = false
     private var sinkError: Error?
     private let latency = LatencyRecorder()
     private var smoothed: [Float]?
 
     /// - Parameters:
+    ///   - display: shows each frame after the sinks (the window); its time is the "render" stage.
     ///   - predict: runs the network (defaults to the classifier's); tests slow it down to see the policies.
     ///   - smoothing: weight of the newest frame in an exponential moving average of the probabilities
     ///     (nil: off).
-    public init(source: FrameSource, classifier: EmotionClassifier, sinks: [FrameSink], policy: Policy, pacing: Pacing,
-                smoothing: Float? = nil, predict: ((Tensor) -> [EmotionPrediction])? = nil,
+    public init(source: FrameSource, classifier: EmotionClassifier, sinks: [FrameSink], display: FrameDisplay? = nil,
+                policy: Policy, pacing: Pacing, smoothing: Float? = nil, predict: ((Tensor) -> [EmotionPrediction])? = nil,
                 clock: @escaping () -> Double = FramePipeline.monotonicSeconds) {
         self.source = source
         self.preprocessor = classifier.preprocessor
         self.classNames = classifier.classNames
         self.predict = predict ?? { classifier.predictions(for: $0) }
         self.sinks = sinks
+        self.display = display
         self.policy = policy
         self.pacing = pacing
         self.smoothing = smoothing
         self.clock = clock
     }
 
-    /// Seconds on the monotonic clock.
-    public static func monotonicSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+    /// Seconds on CLOCK_MONOTONIC, the clock V4L2 stamps camera buffers with.
+    public static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
 
     /// Asks the run to end: capture stops, frames already captured are delivered, sinks are flushed.
     /// Safe from any thread (a signal handler's queue).
@@ -95,6 +116,20 @@ public final class FramePipeline {
         lock.unlock()
     }
 
+    /// Pauses or resumes capture. A paused replay resumes where it was, with its pacing shifted by the
+    /// pause; a paused camera is not read (the driver keeps its newest frames).
+    public func setPaused(_ paused: Bool) {
+        lock.lock()
+        isPaused = paused
+        lock.unlock()
+    }
+
+    private var paused: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return isPaused
+    }
+
     private var shouldStop: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -102,7 +137,8 @@ public final class FramePipeline {
     }
 
     /// Runs until the source ends or `stop()`; blocks the calling thread, which does the capturing.
-    /// Throws the first error a sink or the source raised, after flushing every sink.
+    /// Throws the first error a sink raised, after flushing every sink; a source that fails mid-stream
+    /// (a camera unplugged) ends the run normally, with the error in the summary.
     public func run() throws -> Summary {
         let maxInFlight: Int
         if case .lossless(let batch) = policy { maxInFlight = 2 * batch + 2 } else { maxInFlight = .max }
@@ -110,6 +146,12 @@ public final class FramePipeline {
         var firstTimestamp: Double?, start = 0.0
         var sourceError: Error?
         while !shouldStop {
+            if paused {
+                let pausedAt = clock()
+                while paused, !shouldStop { usleep(10_000) }
+                start += clock() - pausedAt
+                continue
+            }
             if maxInFlight != .max {
                 while slots.wait(timeout: .now() + 0.1) == .timedOut { if shouldStop { break } }
                 if shouldStop { slots.signal(); break }
@@ -119,7 +161,9 @@ public final class FramePipeline {
             guard let frame else { slots.signal(); break }
             if firstTimestamp == nil { firstTimestamp = frame.timestamp; start = clock() }
             var due = clock()
-            if pacing == .realTime {
+            if pacing == .live, abs(due - frame.timestamp) < 10 {
+                due = min(due, frame.timestamp)
+            } else if pacing == .realTime {
                 due = start + (frame.timestamp - firstTimestamp!)
                 while !shouldStop, clock() < due { usleep(UInt32(min(5_000, max(100, (due - clock()) * 1e6)))) }
                 due = min(due, clock())
@@ -140,8 +184,8 @@ public final class FramePipeline {
         for sink in sinks {
             do { try sink.finish() } catch { finishError = finishError ?? error }
         }
-        if let error = sinkError ?? sourceError ?? finishError { throw error }
-        return Summary(latency: latency, skipped: source.skipped, stoppedEarly: stopRequested)
+        if let error = sinkError ?? finishError { throw error }
+        return Summary(latency: latency, skipped: source.skipped, stoppedEarly: stopRequested, sourceError: sourceError)
     }
 
     /// Hands a preprocessed frame to inference, applying the policy.
@@ -207,6 +251,7 @@ public final class FramePipeline {
                 return
             }
         }
+        if let display { result.times.presented = display.present(result, dropped: latency.dropped) }
         latency.record(result.times)
     }
 }

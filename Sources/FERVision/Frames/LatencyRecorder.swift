@@ -11,14 +11,21 @@ public struct FrameTimes: Sendable, Equatable {
     public var inferred: Double = 0
     /// Written to every sink.
     public var delivered: Double = 0
+    /// On screen (the window presented it); nil without a window.
+    public var presented: Double?
 
     public init(captured: Double) { self.captured = captured }
 
     /// The stage names and their durations, in pipeline order, then end to end.
     public var stages: [(name: String, seconds: Double)] {
-        [("capture", dequeued - captured), ("preprocess", preprocessed - dequeued), ("inference", inferred - preprocessed),
-         ("deliver", delivered - inferred), (LatencyRecorder.endToEnd, delivered - captured)]
+        var stages = [("capture", dequeued - captured), ("preprocess", preprocessed - dequeued), ("inference", inferred - preprocessed),
+                      ("deliver", delivered - inferred)]
+        if let presented { stages.append(("render", presented - delivered)) }
+        return stages + [(LatencyRecorder.endToEnd, finished - captured)]
     }
+
+    /// When the frame's journey ended: on screen, or written to the sinks when there is no window.
+    public var finished: Double { presented ?? delivered }
 }
 
 /// Per-stage and end-to-end latency histograms (HdrHistogram, microsecond resolution), frame rate and drops.
@@ -26,10 +33,11 @@ public struct FrameTimes: Sendable, Equatable {
 /// Thread safety: call from one queue (the pipeline's sink queue).
 public final class LatencyRecorder {
     public static let endToEnd = "end_to_end"
-    public static let stageNames = ["capture", "preprocess", "inference", "deliver", endToEnd]
+    /// Every stage; "render" (delivered to on screen) only has frames when a window shows them.
+    public static let stageNames = ["capture", "preprocess", "inference", "deliver", "render", endToEnd]
 
     private var histograms: [String: Histogram<UInt64>] = [:]
-    /// (pipeline time delivered, end-to-end seconds) of every frame, for the latency plot.
+    /// (pipeline time finished, end-to-end seconds) of every frame, for the latency plot.
     public private(set) var timeline: [(time: Double, latency: Double)] = []
     public private(set) var frames = 0
     public var dropped = 0
@@ -46,9 +54,9 @@ public final class LatencyRecorder {
             _ = histograms[name]!.record(UInt64(max(0, seconds) * 1e6))
         }
         frames += 1
-        if first == nil { first = times.delivered }
-        last = times.delivered
-        timeline.append((times.delivered, times.delivered - times.captured))
+        if first == nil { first = times.finished }
+        last = times.finished
+        timeline.append((times.finished, times.finished - times.captured))
     }
 
     /// Delivered frames per second over the run.
@@ -80,6 +88,7 @@ public final class LatencyRecorder {
         var lines = ["stage         count     p50 ms    p90 ms    p99 ms    max ms"]
         for name in Self.stageNames {
             let s = summary(of: name)
+            if name == "render", s.count == 0 { continue }
             let label = name.padding(toLength: 12, withPad: " ", startingAt: 0)
             lines.append(label + String(format: " %6d %9.2f %9.2f %9.2f %9.2f", s.count, s.p50, s.p90, s.p99, s.max))
         }

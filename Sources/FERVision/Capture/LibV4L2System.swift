@@ -1,0 +1,43 @@
+import CV4L2
+import Foundation
+
+/// The real devices, through libv4l2: its format conversion (libv4lconvert) lets any camera, MJPEG or
+/// YUYV, deliver the planar YUV 4:2:0 we ask for.
+public final class LibV4L2System: VideoDeviceSystem {
+    public init() {}
+
+    public func open(_ path: String) throws(SystemCallError) -> Int32 {
+        let descriptor = CV4L2_open(path, O_RDWR | O_NONBLOCK)
+        guard descriptor >= 0 else { throw SystemCallError(errno) }
+        return descriptor
+    }
+
+    public func close(_ descriptor: Int32) { _ = v4l2_close(descriptor) }
+
+    public func ioctl(_ descriptor: Int32, _ request: UInt, _ argument: UnsafeMutableRawPointer) throws(SystemCallError) {
+        guard CV4L2_ioctl(descriptor, request, argument) == 0 else { throw SystemCallError(errno) }
+    }
+
+    public func map(_ descriptor: Int32, length: Int, offset: Int) throws(SystemCallError) -> UnsafeMutableRawPointer {
+        let address = v4l2_mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, Int64(offset))
+        guard let address, address != MAP_FAILED else { throw SystemCallError(errno) }
+        return address
+    }
+
+    public func unmap(_ address: UnsafeMutableRawPointer, length: Int) { _ = v4l2_munmap(address, length) }
+
+    public func poll(_ descriptor: Int32, timeout: Double) throws(SystemCallError) -> PollOutcome {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let ready = Glibc.poll(&entry, 1, Int32(max(0, min(timeout, 3600)) * 1000))
+        if ready < 0 { throw SystemCallError(errno) }
+        if ready == 0 { return .timedOut }
+        if entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { return .failed }
+        return .readable
+    }
+
+    public func deviceNodes() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/dev")) ?? []
+        return names.filter { $0.hasPrefix("video") && Int($0.dropFirst(5)) != nil }
+            .sorted(by: naturallyOrdered).map { "/dev/\($0)" }
+    }
+}
