@@ -28,9 +28,11 @@ let package = Package(
             // library in debug builds too, so `swift test` exercises real shapes quickly.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
+        // The live window (SDL2 + SDL2_ttf): overlay layout, drawing, keys, the main-thread loop.
+        .target(name: "FERWindow", dependencies: ["FERVision", "CSDL2"]),
         .executableTarget(
             name: "fer-live",
-            dependencies: ["FERVision", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FERVision", "FERWindow", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "FERVisionTests",
@@ -39,7 +41,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FERLiveCLITests",
-            dependencies: ["fer-live", "FERVision"]
+            dependencies: ["fer-live", "FERVision", "FERWindow"]
         ),
     ],
     swiftLanguageModes: [.v5]

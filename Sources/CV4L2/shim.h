@@ -1,12 +1,13 @@
-// libv4l2 and the V4L2 kernel API. v4l2_open and v4l2_ioctl are variadic and the VIDIOC_* requests
-// are function-like macros, neither of which Swift can see: thin inline wrappers and constants only.
+// libv4l2 and the V4L2 kernel API. ioctl and v4l2_ioctl are variadic and the VIDIOC_* requests are
+// function-like macros, neither of which Swift can see: thin inline wrappers and constants only.
 #ifndef FERLIVE_CV4L2_SHIM_H
 #define FERLIVE_CV4L2_SHIM_H
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <linux/videodev2.h>
 #include <libv4l2.h>
 
-static inline int CV4L2_open(const char *path, int flags) { return v4l2_open(path, flags); }
+static inline int CV4L2_kernel_ioctl(int fd, unsigned long request, void *argument) { return ioctl(fd, request, argument); }
 static inline int CV4L2_ioctl(int fd, unsigned long request, void *argument) { return v4l2_ioctl(fd, request, argument); }
 
 static const unsigned long CV4L2_VIDIOC_QUERYCAP = VIDIOC_QUERYCAP;

@@ -24,9 +24,10 @@ struct CLIRunner {
             .appendingPathComponent("FERVisionTests/Fixtures/\(name)").path
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+    /// Runs fer-live (or `executable`, such as xvfb-run wrapping it) with `arguments`.
+    static func run(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FER_LIVE_MODEL")

@@ -38,6 +38,7 @@ public struct CaptureError: Error, Equatable, CustomStringConvertible {
         case EACCES, EPERM: return CaptureError(.permissionDenied, device: device, "permission denied")
         case EBUSY: return CaptureError(.busy, device: device, "device is busy")
         case ENODEV: return CaptureError(.unplugged, device: device, "device is gone")
+        case ENOTTY, EINVAL: return CaptureError(.notCaptureDevice, device: device, "is not a V4L2 video device")
         default: return CaptureError(.failed, device: device, "cannot open: \(error)")
         }
     }

@@ -6,9 +6,22 @@ import Foundation
 public final class LibV4L2System: VideoDeviceSystem {
     public init() {}
 
+    /// Opens the node and checks it is a V4L2 device before libv4l2 takes it over: libv4l2 would print
+    /// its own message for a file that is not one, and we give a clearer one.
     public func open(_ path: String) throws(SystemCallError) -> Int32 {
-        let descriptor = CV4L2_open(path, O_RDWR | O_NONBLOCK)
+        let descriptor = Glibc.open(path, O_RDWR | O_NONBLOCK)
         guard descriptor >= 0 else { throw SystemCallError(errno) }
+        var capability = v4l2_capability()
+        guard CV4L2_kernel_ioctl(descriptor, CV4L2_VIDIOC_QUERYCAP, &capability) == 0 else {
+            let code = errno
+            Glibc.close(descriptor)
+            throw SystemCallError(code)
+        }
+        guard v4l2_fd_open(descriptor, 0) >= 0 else {
+            let code = errno
+            Glibc.close(descriptor)
+            throw SystemCallError(code)
+        }
         return descriptor
     }
 

@@ -1,0 +1,211 @@
+import FERVision
+import Foundation
+
+/// What the window's keys do to the run.
+public struct WindowControls {
+    /// q, Esc or closing the window: end the run (outputs are flushed).
+    public var stop: () -> Void
+    /// Space: pause or resume.
+    public var setPaused: (Bool) -> Void
+    /// r: start or stop recording; returns the directory now recorded to, nil when recording stopped.
+    public var toggleRecording: () throws -> String?
+
+    public init(stop: @escaping () -> Void, setPaused: @escaping (Bool) -> Void, toggleRecording: @escaping () throws -> String?) {
+        self.stop = stop
+        self.setPaused = setPaused
+        self.toggleRecording = toggleRecording
+    }
+}
+
+/// The live window: shows each frame the pipeline delivers with its emotion overlay.
+///
+/// SDL runs on the thread that creates the window and calls `run` (the main thread); the pipeline runs
+/// on another thread and hands frames over through `present`, which returns once the frame is on screen,
+/// so drawing is the pipeline's last stage ("render") in the latency report.
+public final class LiveWindow: FrameDisplay {
+    public struct Options {
+        public var title = "fer-live"
+        /// Save the window to this PNG after `screenshotAfterFrames` frames, then end the run.
+        public var screenshotPath: String?
+        public var screenshotAfterFrames = 1
+        /// The font; nil searches the usual places (`FontLocator`).
+        public var fontPath: String?
+        public init() {}
+    }
+
+    /// A frame waiting for the main thread.
+    private final class Job {
+        let result: FrameResult
+        let dropped: Int
+        let done = DispatchSemaphore(value: 0)
+        var presentedAt: Double?
+        init(result: FrameResult, dropped: Int) {
+            self.result = result
+            self.dropped = dropped
+        }
+    }
+
+    private let window: SDLWindow
+    private let options: Options
+    private let classCount: Int
+    private let clock: () -> Double
+    private var layout: OverlayLayout
+    private let lock = NSLock()
+    private var pending: Job?
+    private var closed = false
+    private var last: FrameResult?
+    private var hud = HUDState()
+    private var presentTimes: [Double] = []
+    private var shown = 0
+    private var screenshotRequested: String?
+    /// Messages for the terminal (screenshots saved, recordings started), and the first failure.
+    public private(set) var notes: [String] = []
+    public private(set) var failure: WindowError?
+    /// Whether a font was found: without one, the window draws bars but no text.
+    public let hasText: Bool
+
+    /// Opens the window (sized for `frameWidth` x `frameHeight` frames until the first frame says otherwise).
+    public init(frameWidth: Int = 640, frameHeight: Int = 480, classCount: Int = 7, options: Options = Options(),
+                clock: @escaping () -> Double = FramePipeline.monotonicSeconds) throws(WindowError) {
+        layout = OverlayLayout(frameWidth: frameWidth, frameHeight: frameHeight, classCount: classCount)
+        window = try SDLWindow(title: options.title, width: layout.canvasWidth, height: layout.canvasHeight,
+                               fontPath: options.fontPath ?? FontLocator.locate())
+        hasText = window.canDrawText
+        self.options = options
+        self.classCount = classCount
+        self.clock = clock
+    }
+
+    /// Runs the window on this thread while `work` (the pipeline) runs on another; returns when `work`
+    /// has returned. Keys act through `controls`.
+    public func run(controls: WindowControls, work: @escaping () -> Void) {
+        let finished = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            work()
+            finished.signal()
+            SDLWindow.wake()
+        }
+        thread.stackSize = 16 << 20
+        thread.start()
+        var quitting = false
+        func quit() {
+            guard !quitting else { return }
+            quitting = true
+            close()
+            controls.stop()
+        }
+        while finished.wait(timeout: .now()) == .timedOut {
+            for input in window.waitForInput(timeout: 0.05) {
+                switch input {
+                case .quit: quit()
+                case .togglePause:
+                    hud.paused.toggle()
+                    controls.setPaused(hud.paused)
+                    redrawLast()
+                case .screenshot:
+                    screenshotRequested = Self.screenshotName()
+                    redrawLast()
+                case .toggleRecording:
+                    do {
+                        hud.recordingTo = try controls.toggleRecording()
+                        notes.append(hud.recordingTo.map { "recording to \($0)" } ?? "recording stopped")
+                    } catch {
+                        notes.append("cannot record: \(error)")
+                    }
+                    redrawLast()
+                case .exposed: redrawLast()
+                }
+            }
+            if let job = takeJob() {
+                render(job)
+                if options.screenshotPath != nil, shown == options.screenshotAfterFrames { quit() }
+            }
+        }
+        close()
+    }
+
+    // MARK: FrameDisplay (the pipeline's sink queue)
+
+    public func present(_ result: FrameResult, dropped: Int) -> Double? {
+        let job = Job(result: result, dropped: dropped)
+        lock.lock()
+        guard !closed else {
+            lock.unlock()
+            return nil
+        }
+        pending = job
+        lock.unlock()
+        SDLWindow.wake()
+        job.done.wait()
+        return job.presentedAt
+    }
+
+    // MARK: Main thread
+
+    private func takeJob() -> Job? {
+        lock.lock()
+        defer { lock.unlock() }
+        let job = pending
+        pending = nil
+        return job
+    }
+
+    /// No more frames are shown; a frame waiting is released unshown.
+    private func close() {
+        lock.lock()
+        closed = true
+        let job = pending
+        pending = nil
+        lock.unlock()
+        job?.done.signal()
+    }
+
+    private func render(_ job: Job) {
+        let image = job.result.frame.image
+        let wanted = OverlayLayout(frameWidth: image.width, frameHeight: image.height, classCount: classCount)
+        if wanted != layout {
+            layout = wanted
+            window.resizeCanvas(width: layout.canvasWidth, height: layout.canvasHeight)
+        }
+        hud.dropped = job.dropped
+        let isScreenshotFrame = shown + 1 == options.screenshotAfterFrames
+        draw(job.result, savingTo: isScreenshotFrame ? options.screenshotPath ?? screenshotRequested : screenshotRequested)
+        job.presentedAt = clock()
+        shown += 1
+        presentTimes.append(job.presentedAt!)
+        if presentTimes.count > 30 { presentTimes.removeFirst() }
+        if presentTimes.count > 1 { hud.framesPerSecond = Double(presentTimes.count - 1) / (presentTimes.last! - presentTimes.first!) }
+        hud.latencyMilliseconds = (job.presentedAt! - job.result.times.captured) * 1000
+        last = job.result
+        job.done.signal()
+    }
+
+    private func redrawLast() {
+        guard let last else { return }
+        draw(last, savingTo: screenshotRequested)
+    }
+
+    /// Draws, saves a screenshot if one is due (the pixels must be read before presenting), presents.
+    private func draw(_ result: FrameResult, savingTo target: String?) {
+        OverlayRenderer(layout: layout).draw(result, hud: hud, on: window)
+        if let target {
+            screenshotRequested = nil
+            do {
+                let png = try ImageEncoder.png(try window.readPixels())
+                try png.write(to: URL(fileURLWithPath: target), options: .atomic)
+                notes.append("screenshot saved to \(target)")
+            } catch {
+                let failure = WindowError("\(target): cannot save the screenshot (\(error))")
+                self.failure = self.failure ?? failure
+                notes.append(failure.description)
+            }
+        }
+        window.present()
+    }
+
+    static func screenshotName() -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss-SSS"
+        return "fer-live-screenshot-\(formatter.string(from: Date())).png"
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import FERVision
+import Foundation
+
+/// `fer-live camera`: the webcam, live, in the window.
+struct Camera: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recognize expressions live from a webcam (Video4Linux), in a window or headless.",
+        discussion: """
+            Captures through libv4l2, which converts whatever the camera sends (MJPEG, YUYV, ...) to the \
+            grayscale the network reads. The window shows the frame, the crop box, the emotion with its \
+            confidence, a bar per class and fps, inference time, latency and dropped frames; keys: q or Esc \
+            quits, space pauses, s saves a screenshot, r starts or stops recording (replay it later with \
+            `fer-live replay`). When inference falls behind, the newest frame wins and the others count as \
+            dropped, so what you see is never stale. `fer-live devices` lists the cameras.
+
+            Example: fer-live camera --device /dev/video0 --size 640x480 --fps 30 --output session.jsonl
+            """)
+
+    @Option(help: ArgumentHelp("The camera's device node.", valueName: "path"))
+    var device = "/dev/video0"
+
+    @Option(help: ArgumentHelp("Frame size; the camera's nearest is used.", valueName: "WxH"))
+    var size = "640x480"
+
+    @Option(help: "Frame rate to ask the camera for (default: the camera's own).")
+    var fps: Double?
+
+    @Option(help: "Seconds to wait for a frame before giving up.")
+    var timeout = 5.0
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var runOptions: RunOptions
+
+    @Option(help: .hidden) var simulateFrames: String?
+    @Option(help: .hidden) var simulateUnplugAfter: Int?
+
+    func validate() throws {
+        guard parsedSize != nil else { throw ValidationError("--size takes WIDTHxHEIGHT, such as 640x480") }
+        if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    private var parsedSize: (width: Int, height: Int)? {
+        let parts = size.lowercased().split(separator: "x")
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else { return nil }
+        return (width, height)
+    }
+
+    func run() throws {
+        try reportingFailures {
+            let (width, height) = parsedSize!
+            let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)
+            let classifier = EmotionClassifier(model: try modelOptions.load())
+            let camera = try CameraSource(settings: settings, system: try simulatedCamera(width: width, height: height) ?? LibV4L2System())
+            defer { camera.close() }
+            Terminal.note("\(device): \(camera.format)")
+            try LiveRun(options: runOptions, source: camera, classifier: classifier, policy: .latestOnly, pacing: .live,
+                        frameSize: (camera.format.width, camera.format.height),
+                        heading: { frames, _ in "captured \(frames) frames from \(device) (\(camera.format))" }).run()
+        }
+    }
+
+    /// The in-memory V4L2 driver serving a frame directory in a loop at the camera's pace: the camera
+    /// path end to end without hardware (for tests and demos).
+    private func simulatedCamera(width: Int, height: Int) throws -> SimulatedCamera? {
+        guard let directory = simulateFrames else { return nil }
+        let files = try FrameDirectorySource(directory: directory).files
+        let frames = try files.map { try ImageDecoder.decode(contentsOf: "\(directory)/\($0)") }
+        let simulated = SimulatedCamera(path: device, formats: [.init(.yuv420, sizes: [(width, height)])]) { index, _, _ in
+            frames[index % frames.count]
+        }
+        simulated.paced = true
+        simulated.maxFrameRate = fps ?? 30
+        if let simulateUnplugAfter { simulated.unplug(afterFrames: simulateUnplugAfter) }
+        return simulated
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import FERVision
+import FERWindow
+import Foundation
+
+/// One run of the pipeline for `camera` and `replay`: opens every output first, shows the window unless
+/// headless, stops cleanly on Ctrl-C, q or a lost camera, then writes the reports and the summary.
+struct LiveRun {
+    let options: RunOptions
+    let source: FrameSource
+    let classifier: EmotionClassifier
+    let policy: FramePipeline.Policy
+    let pacing: FramePipeline.Pacing
+    /// Frame size to open the window at (the window adapts if frames differ).
+    let frameSize: (width: Int, height: Int)
+    /// "replayed 120 frames of DIR" style heading: called with the frame count.
+    let heading: (_ frames: Int, _ stoppedEarly: Bool) -> String
+
+    func run() throws {
+        BLAS.setThreadCount(options.threads)
+        // Every output is opened before the first frame, so a bad path fails now, not after an hour.
+        var sinks: [FrameSink] = []
+        if let output = options.output { sinks.append(try ResultWriter(path: output)) }
+        let recorder = try SwitchableRecorder(recordingTo: options.record)
+        sinks.append(recorder)
+        for path in [options.latencyReport, options.latencyPlot, options.screenshot].compactMap({ $0 }) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CommandFailure("\(path): cannot be written") }
+        }
+        var window: LiveWindow?
+        if !options.headless {
+            var windowOptions = LiveWindow.Options()
+            windowOptions.title = "fer-live: \(source.name)"
+            windowOptions.screenshotPath = options.screenshot
+            windowOptions.screenshotAfterFrames = options.frames
+            windowOptions.fontPath = options.font
+            do {
+                window = try LiveWindow(frameWidth: frameSize.width, frameHeight: frameSize.height,
+                                        classCount: classifier.classNames.count, options: windowOptions)
+            } catch {
+                if let screenshot = options.screenshot { try? FileManager.default.removeItem(atPath: screenshot) }
+                throw error
+            }
+            if window?.hasText == false {
+                Terminal.error("warning: no font found (install fonts-dejavu-core, or pass --font): the window shows bars without text")
+            }
+        }
+
+        let pipeline = FramePipeline(source: source, classifier: classifier, sinks: sinks, display: window, policy: policy,
+                                     pacing: pacing, smoothing: options.smoothing)
+        let stopper = SignalStopper { pipeline.stop() }
+        defer { stopper.cancel() }
+        var outcome: Result<FramePipeline.Summary, Error>?
+        if let window {
+            let controls = WindowControls(
+                stop: { pipeline.stop() },
+                setPaused: { pipeline.setPaused($0) },
+                toggleRecording: { try recorder.toggle(startingIn: SwitchableRecorder.newDirectoryName()) })
+            window.run(controls: controls) { outcome = Result { try pipeline.run() } }
+            for note in window.notes { Terminal.note(note) }
+        } else {
+            outcome = Result { try pipeline.run() }
+        }
+        let summary = try outcome!.get()
+
+        for error in summary.skipped.prefix(5) { Terminal.error("warning: skipped \(error)") }
+        if summary.skipped.count > 5 { Terminal.error("warning: skipped \(summary.skipped.count) unreadable frames in all") }
+        if let path = options.latencyReport { try writeText(summary.latency.report.serialized + "\n", to: path) }
+        if let path = options.latencyPlot { try writeText(summary.latency.plotSVG, to: path) }
+        FileHandle.standardError.write(Data("""
+            \(heading(summary.latency.frames, summary.stoppedEarly)) (\(summary.skipped.count) unreadable)
+            \(summary.latency.table)
+
+            """.utf8))
+        if let error = summary.sourceError { throw CommandFailure("\(error)") }
+        if let failure = window?.failure { throw CommandFailure(failure.description) }
+    }
+
+    private func writeText(_ text: String, to path: String) throws {
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw CommandFailure("\(path): cannot write")
+        }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a call of `stop` (on a Dispatch queue, not in signal context), so a
+/// run ends cleanly with its outputs flushed.
+final class SignalStopper {
+    private let sources: [DispatchSourceSignal]
+
+    init(_ stop: @escaping () -> Void) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: stop)
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
+        [SIGINT, SIGTERM].forEach { signal($0, SIG_DFL) }
+    }
+}

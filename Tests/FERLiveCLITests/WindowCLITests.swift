@@ -1,0 +1,120 @@
+import FERVision
+import FERWindow
+import Foundation
+import XCTest
+
+/// The live window under Xvfb: a replay and a simulated camera drawn, saved with --screenshot, and the
+/// pixels checked against the overlay layout and the run's own results.
+final class WindowCLITests: XCTestCase {
+    private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
+    private var folder: URL!
+    private var frames: URL { folder.appendingPathComponent("frames") }
+    static let width = 320, height = 240
+
+    /// Frame `index`: a diagonal gradient, so every pixel's value is known.
+    static func value(x: Int, y: Int, frame index: Int) -> UInt8 { UInt8((x + 3 * y + 20 * index) % 256) }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/xvfb-run"),
+                          "xvfb-run is not installed (apt-get install xvfb): the window tests need a virtual display")
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-window-\(UUID())")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        for index in 0..<6 {
+            let pixels = (0..<(Self.width * Self.height)).map { Self.value(x: $0 % Self.width, y: $0 / Self.width, frame: index) }
+            try ImageEncoder.png(ByteImage(width: Self.width, height: Self.height, pixels: pixels))
+                .write(to: frames.appendingPathComponent("frame\(index).png"))
+        }
+    }
+
+    override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
+
+    /// Runs fer-live on a fresh virtual display.
+    private func runInXvfb(_ arguments: [String]) throws -> CLIRunner.Result {
+        try CLIRunner.run(["-a", "-s", "-screen 0 1280x1024x24", CLIRunner.binary.path] + arguments, executable: "/usr/bin/xvfb-run")
+    }
+
+    private func records(_ path: URL) throws -> [[String: Any]] {
+        try String(contentsOf: path, encoding: .utf8).split(separator: "\n").map { line in
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        }
+    }
+
+    func testReplayWindowShowsFrameBoxLabelAndProportionalBars() throws {
+        let shot = folder.appendingPathComponent("shot.png"), output = folder.appendingPathComponent("out.jsonl")
+        let run = try runInXvfb(["replay", frames.path, "--model", model, "--screenshot", shot.path, "--frames", "3",
+                                 "--output", output.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssert(run.stderr.contains("render"), "the render stage is in the latency summary: \(run.stderr)")
+        // The third frame shown is frame 2 (lossless replay shows every frame in order).
+        let record = try XCTUnwrap(try records(output).first { $0["frame"] as? Int == 2 })
+        try checkScreenshot(shot, record: record, frameIndex: 2)
+    }
+
+    func testCameraWindowAgainstTheSimulatedDevice() throws {
+        let shot = folder.appendingPathComponent("camera.png"), output = folder.appendingPathComponent("camera.jsonl")
+        let run = try runInXvfb(["camera", "--simulate-frames", frames.path, "--size", "\(Self.width)x\(Self.height)", "--fps", "30",
+                                 "--model", model, "--screenshot", shot.path, "--frames", "4", "--output", output.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssert(run.stderr.contains("captured"), run.stderr)
+        let image = try ImageDecoder.decode(contentsOf: shot.path)
+        let layout = OverlayLayout(frameWidth: Self.width, frameHeight: Self.height, classCount: 7)
+        XCTAssertEqual([image.width, image.height], [layout.canvasWidth, layout.canvasHeight])
+        XCTAssertGreaterThanOrEqual(try records(output).count, 4)
+    }
+
+    func testNoDisplayIsAClearErrorThatSuggestsHeadless() throws {
+        let run = try CLIRunner.run(["replay", frames.path, "--model", model], environment: ["DISPLAY": "", "WAYLAND_DISPLAY": ""])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertEqual(run.errorLines.count, 1, run.stderr)
+        XCTAssert(run.stderr.contains("cannot open a window") && run.stderr.contains("--headless"), run.stderr)
+    }
+
+    private func checkScreenshot(_ shot: URL, record: [String: Any], frameIndex: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let image = try ImageDecoder.decode(contentsOf: shot.path)
+        let layout = OverlayLayout(frameWidth: Self.width, frameHeight: Self.height, classCount: 7)
+        XCTAssertEqual(image.channels, 3)
+        XCTAssertEqual([image.width, image.height], [layout.canvasWidth, layout.canvasHeight], "the canvas at its own size")
+        func pixel(_ x: Int, _ y: Int) -> (UInt8, UInt8, UInt8) {
+            let i = (y * image.width + x) * 3
+            return (image.pixels[i], image.pixels[i + 1], image.pixels[i + 2])
+        }
+        func same(_ a: (UInt8, UInt8, UInt8), _ b: (UInt8, UInt8, UInt8)) -> Bool { a == b }
+
+        // The frame, where the layout puts it: sample pixels away from the box's outline.
+        for (x, y) in [(10, 10), (100, 50), (160, 120), (300, 230), (5, 200)] {
+            let expected = Self.value(x: x, y: y, frame: frameIndex)
+            let seen = pixel(layout.frame.x + x, layout.frame.y + y)
+            XCTAssert(seen.0 == expected && seen.1 == expected && seen.2 == expected,
+                      "frame pixel (\(x), \(y)) is \(seen), expected gray \(expected)", file: file, line: line)
+        }
+        // The crop box outline.
+        let box = try XCTUnwrap(record["box"] as? [Int])
+        let outline = layout.onCanvas(PixelRect(x: box[0], y: box[1], width: box[2], height: box[3]))
+        XCTAssert(same(pixel(outline.x, outline.y + outline.height / 2), OverlayColors.box), "box outline", file: file, line: line)
+
+        // The label is drawn: text pixels in the label area.
+        let label = layout.label
+        var inked = 0
+        for y in label.y..<(label.y + label.height) {
+            for x in label.x..<(label.x + label.width) where !same(pixel(x, y), OverlayColors.panel) { inked += 1 }
+        }
+        XCTAssertGreaterThan(inked, 100, "the label area is empty", file: file, line: line)
+
+        // One bar per class, its length exactly proportional; the top class's highlighted.
+        let names = ModelMetadata.fer2013ClassNames
+        let probabilities = try XCTUnwrap(record["probabilities"] as? [String: Double])
+        let top = names.indices.max { probabilities[names[$0]]! < probabilities[names[$1]]! }!
+        for (index, name) in names.enumerated() {
+            let track = layout.track(index), y = track.y + track.height / 2
+            let color = index == top ? OverlayColors.topBar : OverlayColors.bar
+            var length = 0
+            while length < track.width, same(pixel(track.x + length, y), color) { length += 1 }
+            let expected = probabilities[name]! * Double(track.width)
+            XCTAssertEqual(Double(length), expected, accuracy: 2, "bar of \(name) (p=\(probabilities[name]!))", file: file, line: line)
+            if length < track.width {
+                XCTAssert(same(pixel(track.x + length + 1, y), OverlayColors.track), "the rest of the track", file: file, line: line)
+            }
+        }
+    }
+}
