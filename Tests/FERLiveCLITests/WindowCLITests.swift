@@ -63,6 +63,48 @@ final class WindowCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try records(output).count, 4)
     }
 
+    /// Real key presses (xdotool through the X server): s saves a screenshot, r starts and stops a
+    /// recording, space pauses (no frame is delivered while paused), q quits cleanly.
+    func testKeysScreenshotRecordPauseAndQuit() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/xdotool"),
+                          "xdotool is not installed (apt-get install xdotool): the key test needs it")
+        let script = folder.appendingPathComponent("keys.sh")
+        try """
+            cd '\(folder.path)'
+            '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --model '\(model)' --output out.jsonl &
+            pid=$!
+            window=$(xdotool search --sync --name fer-live | head -1)
+            sleep 0.5
+            xdotool windowfocus --sync "$window"
+            xdotool key s; sleep 0.3
+            xdotool key r; sleep 0.6
+            xdotool key r; sleep 0.2
+            xdotool key space; sleep 0.3
+            before=$(wc -l < out.jsonl); sleep 1; after=$(wc -l < out.jsonl)
+            echo "paused: $before $after"
+            xdotool key space; sleep 0.3
+            xdotool key q
+            wait "$pid"
+            echo "exit: $?"
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let run = try CLIRunner.run(["-a", "-s", "-screen 0 1280x1024x24", "bash", script.path], executable: "/usr/bin/xvfb-run")
+        XCTAssert(run.stdout.contains("exit: 0"), run.stdout + run.stderr)
+        let paused = run.stdoutLines.first { $0.hasPrefix("paused:") }?.split(separator: " ").dropFirst().compactMap { Int($0) }
+        XCTAssertEqual(paused?.count, 2, run.stdout)
+        XCTAssertEqual(paused?.first, paused?.last, "frames were delivered while paused")
+
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        let screenshot = try XCTUnwrap(names.first { $0.hasPrefix("fer-live-screenshot-") && $0.hasSuffix(".png") }, "\(names)")
+        let image = try ImageDecoder.decode(contentsOf: folder.appendingPathComponent(screenshot).path)
+        let layout = OverlayLayout(frameWidth: Self.width, frameHeight: Self.height, classCount: 7)
+        XCTAssertEqual([image.width, image.height], [layout.canvasWidth, layout.canvasHeight])
+        let recording = try XCTUnwrap(names.first { $0.hasPrefix("recording-") }, "\(names)")
+        let recorded = try FrameDirectorySource(directory: folder.appendingPathComponent(recording).path)
+        XCTAssertGreaterThan(recorded.files.count, 3, "r ... r recorded the frames in between")
+        XCTAssertEqual(recorded.recordedTimestamps?.count, recorded.files.count)
+        XCTAssert(run.stderr.contains("stopped"), "q ends the run with the summary: \(run.stderr)")
+    }
+
     func testNoDisplayIsAClearErrorThatSuggestsHeadless() throws {
         let run = try CLIRunner.run(["replay", frames.path, "--model", model], environment: ["DISPLAY": "", "WAYLAND_DISPLAY": ""])
         XCTAssertEqual(run.status, 1)
