@@ -105,6 +105,42 @@ final class WindowCLITests: XCTestCase {
         XCTAssert(run.stderr.contains("stopped"), "q ends the run with the summary: \(run.stderr)")
     }
 
+    /// A window made twice as wide shows the canvas at the same scale, centered between bars: no stretching.
+    func testResizingLetterboxesWithoutDistortion() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/xdotool"),
+                          "xdotool is not installed (apt-get install xdotool): the resize test needs it")
+        let layout = OverlayLayout(frameWidth: Self.width, frameHeight: Self.height, classCount: 7)
+        let wide = 2 * layout.canvasWidth
+        let script = folder.appendingPathComponent("resize.sh")
+        try """
+            cd '\(folder.path)'
+            '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --model '\(model)' &
+            pid=$!
+            window=$(xdotool search --sync --name fer-live | head -1)
+            xdotool windowsize --sync "$window" \(wide) \(layout.canvasHeight); sleep 0.5
+            xdotool windowfocus --sync "$window"
+            xdotool key s; sleep 0.5
+            xdotool key q
+            wait "$pid"
+            echo "exit: $?"
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let run = try CLIRunner.run(["-a", "-s", "-screen 0 1920x1080x24", "bash", script.path], executable: "/usr/bin/xvfb-run")
+        XCTAssert(run.stdout.contains("exit: 0"), run.stdout + run.stderr)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        let screenshot = try XCTUnwrap(names.first { $0.hasPrefix("fer-live-screenshot-") }, "\(names)")
+        let image = try ImageDecoder.decode(contentsOf: folder.appendingPathComponent(screenshot).path)
+        XCTAssertEqual([image.width, image.height], [wide, layout.canvasHeight], "the whole resized window")
+        func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(image.pixels[((y * image.width + x) * 3)...].prefix(3)) }
+        let background = [OverlayColors.background.0, OverlayColors.background.1, OverlayColors.background.2]
+        let panel = [OverlayColors.panel.0, OverlayColors.panel.1, OverlayColors.panel.2]
+        let left = (wide - layout.canvasWidth) / 2, y = layout.canvasHeight - 4
+        // Letterbox | frame area | panel of its own width | letterbox, at scale 1.
+        XCTAssertEqual(pixel(left - 5, 5), background)
+        XCTAssertEqual(pixel(left + layout.panel.x + 5, y), panel)
+        XCTAssertEqual(pixel(left + layout.panel.x + layout.panel.width - 2, y), panel)
+        XCTAssertEqual(pixel(left + layout.canvasWidth + 5, y), background, "the panel is not stretched")
+    }
+
     func testNoDisplayIsAClearErrorThatSuggestsHeadless() throws {
         let run = try CLIRunner.run(["replay", frames.path, "--model", model], environment: ["DISPLAY": "", "WAYLAND_DISPLAY": ""])
         XCTAssertEqual(run.status, 1)
