@@ -1,18 +1,7 @@
 import FERVision
 
-/// A rectangle in window (canvas) pixels.
-public struct CanvasRect: Equatable, Sendable {
-    public var x: Int, y: Int, width: Int, height: Int
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-}
-
-/// Where everything goes in the window, in canvas pixels: the frame on the left, a panel on the right
-/// with the emotion label, one bar per class and the HUD.
+/// Where everything goes in the window, in canvas pixels (rectangles as `PixelRect`s of the canvas): the
+/// frame on the left, a panel on the right with the emotion label, one bar per class and the HUD.
 ///
 /// Pure geometry, shared by the renderer and the screenshot tests. The canvas keeps this size whatever
 /// the window's: SDL scales it uniformly and letterboxes, so resizing never distorts.
@@ -24,14 +13,14 @@ public struct OverlayLayout: Equatable, Sendable {
 
     public let canvasWidth: Int, canvasHeight: Int
     /// Where the frame is drawn.
-    public let frame: CanvasRect
+    public let frame: PixelRect
     /// The frame's scale on the canvas (1 for frames up to `largestFrame`).
     public let frameScale: Double
     /// The emotion label with its confidence.
-    public let label: CanvasRect
+    public let label: PixelRect
     public let classCount: Int
     /// fps, inference time, latency and drops.
-    public let hud: CanvasRect
+    public let hud: PixelRect
 
     static let margin = 16, labelHeight = 40, rowHeight = 34, barHeight = 18, nameWidth = 84, percentWidth = 56
 
@@ -43,46 +32,46 @@ public struct OverlayLayout: Equatable, Sendable {
         let panelHeight = Self.margin * 3 + Self.labelHeight + classCount * Self.rowHeight + 96
         canvasHeight = max(shownHeight, Self.minimumHeight, panelHeight)
         canvasWidth = shownWidth + Self.panelWidth
-        frame = CanvasRect(x: 0, y: (canvasHeight - shownHeight) / 2, width: shownWidth, height: shownHeight)
+        frame = PixelRect(x: 0, y: (canvasHeight - shownHeight) / 2, width: shownWidth, height: shownHeight)
         frameScale = scale
         self.classCount = classCount
-        label = CanvasRect(x: shownWidth + Self.margin, y: Self.margin, width: Self.panelWidth - 2 * Self.margin, height: Self.labelHeight)
-        hud = CanvasRect(x: shownWidth + Self.margin, y: canvasHeight - Self.margin - 80, width: Self.panelWidth - 2 * Self.margin, height: 80)
+        label = PixelRect(x: shownWidth + Self.margin, y: Self.margin, width: Self.panelWidth - 2 * Self.margin, height: Self.labelHeight)
+        hud = PixelRect(x: shownWidth + Self.margin, y: canvasHeight - Self.margin - 80, width: Self.panelWidth - 2 * Self.margin, height: 80)
     }
 
     /// The panel's area (right of the frame).
-    public var panel: CanvasRect { CanvasRect(x: frame.width, y: 0, width: Self.panelWidth, height: canvasHeight) }
+    public var panel: PixelRect { PixelRect(x: frame.width, y: 0, width: Self.panelWidth, height: canvasHeight) }
 
     private func rowTop(_ index: Int) -> Int { label.y + label.height + Self.margin + index * Self.rowHeight }
 
     /// The class name of row `index`.
-    public func name(_ index: Int) -> CanvasRect {
-        CanvasRect(x: label.x, y: rowTop(index), width: Self.nameWidth, height: Self.rowHeight - 8)
+    public func name(_ index: Int) -> PixelRect {
+        PixelRect(x: label.x, y: rowTop(index), width: Self.nameWidth, height: Self.rowHeight - 8)
     }
 
     /// The full-length track of bar `index` (probability 1 fills it).
-    public func track(_ index: Int) -> CanvasRect {
+    public func track(_ index: Int) -> PixelRect {
         let x = label.x + Self.nameWidth
-        return CanvasRect(x: x, y: rowTop(index) + (Self.rowHeight - 8 - Self.barHeight) / 2,
+        return PixelRect(x: x, y: rowTop(index) + (Self.rowHeight - 8 - Self.barHeight) / 2,
                           width: label.x + label.width - Self.percentWidth - x, height: Self.barHeight)
     }
 
     /// The filled part of bar `index` for a probability: exactly proportional, rounded to whole pixels.
-    public func bar(_ index: Int, probability: Float) -> CanvasRect {
+    public func bar(_ index: Int, probability: Float) -> PixelRect {
         var rect = track(index)
         rect.width = Int((Double(max(0, min(1, probability))) * Double(rect.width)).rounded())
         return rect
     }
 
     /// The percentage right of bar `index`.
-    public func percent(_ index: Int) -> CanvasRect {
+    public func percent(_ index: Int) -> PixelRect {
         let track = track(index)
-        return CanvasRect(x: track.x + track.width + 6, y: rowTop(index), width: Self.percentWidth - 6, height: Self.rowHeight - 8)
+        return PixelRect(x: track.x + track.width + 6, y: rowTop(index), width: Self.percentWidth - 6, height: Self.rowHeight - 8)
     }
 
     /// A rectangle of frame pixels (the crop box) on the canvas.
-    public func onCanvas(_ rect: PixelRect) -> CanvasRect {
-        CanvasRect(x: frame.x + Int((Double(rect.x) * frameScale).rounded()), y: frame.y + Int((Double(rect.y) * frameScale).rounded()),
+    public func onCanvas(_ rect: PixelRect) -> PixelRect {
+        PixelRect(x: frame.x + Int((Double(rect.x) * frameScale).rounded()), y: frame.y + Int((Double(rect.y) * frameScale).rounded()),
                    width: Int((Double(rect.width) * frameScale).rounded()), height: Int((Double(rect.height) * frameScale).rounded()))
     }
 }

@@ -95,7 +95,7 @@ final class SDLWindow {
         SDL_RenderClear(renderer)
     }
 
-    func fill(_ rect: CanvasRect, _ color: (UInt8, UInt8, UInt8)) {
+    func fill(_ rect: PixelRect, _ color: (UInt8, UInt8, UInt8)) {
         guard rect.width > 0, rect.height > 0 else { return }
         var sdlRect = SDL_Rect(x: Int32(rect.x), y: Int32(rect.y), w: Int32(rect.width), h: Int32(rect.height))
         SDL_SetRenderDrawColor(renderer, color.0, color.1, color.2, 255)
@@ -103,16 +103,16 @@ final class SDLWindow {
     }
 
     /// An outline `thickness` pixels wide, inside `rect`.
-    func outline(_ rect: CanvasRect, _ color: (UInt8, UInt8, UInt8), thickness: Int) {
+    func outline(_ rect: PixelRect, _ color: (UInt8, UInt8, UInt8), thickness: Int) {
         let t = min(thickness, rect.width / 2, rect.height / 2)
-        fill(CanvasRect(x: rect.x, y: rect.y, width: rect.width, height: t), color)
-        fill(CanvasRect(x: rect.x, y: rect.y + rect.height - t, width: rect.width, height: t), color)
-        fill(CanvasRect(x: rect.x, y: rect.y, width: t, height: rect.height), color)
-        fill(CanvasRect(x: rect.x + rect.width - t, y: rect.y, width: t, height: rect.height), color)
+        fill(PixelRect(x: rect.x, y: rect.y, width: rect.width, height: t), color)
+        fill(PixelRect(x: rect.x, y: rect.y + rect.height - t, width: rect.width, height: t), color)
+        fill(PixelRect(x: rect.x, y: rect.y, width: t, height: rect.height), color)
+        fill(PixelRect(x: rect.x + rect.width - t, y: rect.y, width: t, height: rect.height), color)
     }
 
     /// An 8-bit image (gray or RGB) scaled into `rect`.
-    func draw(_ image: ByteImage, in rect: CanvasRect) {
+    func draw(_ image: ByteImage, in rect: PixelRect) {
         if frameTexture == nil || frameTextureSize != (image.width, image.height) {
             if let frameTexture { SDL_DestroyTexture(frameTexture) }
             frameTexture = SDL_CreateTexture(renderer, CSDL2_PIXELFORMAT_RGB24, Int32(SDL_TEXTUREACCESS_STREAMING.rawValue),

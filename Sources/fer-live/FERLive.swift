@@ -8,6 +8,7 @@ struct FERLive: ParsableCommand {
         commandName: "fer-live",
         abstract: "Recognize facial expressions (angry, disgust, fear, happy, sad, surprise, neutral) with a ResNet9.",
         discussion: """
+            Start with `fer-live camera` (the webcam, live, in a window) or `fer-live replay DIR` (recorded frames).
             Each image is cut to its center square, scaled to 48x48 grayscale and classified by a ResNet9.
             Without --model, the installed model is used: $\(DefaultModel.environmentVariable) if set, else \
             models/\(DefaultModel.fileName) in the current directory or beside the executable.

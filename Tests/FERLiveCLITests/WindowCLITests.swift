@@ -34,6 +34,26 @@ final class WindowCLITests: XCTestCase {
         try CLIRunner.run(["-a", "-s", "-screen 0 1280x1024x24", CLIRunner.binary.path] + arguments, executable: "/usr/bin/xvfb-run")
     }
 
+    /// Replays the frames in a loop in the window on a virtual display, runs `keys` (shell, with
+    /// `$window` the window's id) against it, then presses q and checks the run ended cleanly.
+    private func drive(_ arguments: [String], _ keys: String, file: StaticString = #filePath, line: UInt = #line) throws -> CLIRunner.Result {
+        let script = folder.appendingPathComponent("drive.sh")
+        let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
+        try """
+            cd '\(folder.path)'
+            '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --model '\(model)' \(quoted) &
+            pid=$!
+            window=$(xdotool search --sync --name fer-live | head -1)
+            \(keys)
+            xdotool key q
+            wait "$pid"
+            echo "exit: $?"
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let run = try CLIRunner.run(["-a", "-s", "-screen 0 1920x1080x24", "bash", script.path], executable: "/usr/bin/xvfb-run")
+        XCTAssert(run.stdout.contains("exit: 0"), run.stdout + run.stderr, file: file, line: line)
+        return run
+    }
+
     private func records(_ path: URL) throws -> [[String: Any]] {
         try String(contentsOf: path, encoding: .utf8).split(separator: "\n").map { line in
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
@@ -68,12 +88,7 @@ final class WindowCLITests: XCTestCase {
     func testKeysScreenshotRecordPauseAndQuit() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/xdotool"),
                           "xdotool is not installed (apt-get install xdotool): the key test needs it")
-        let script = folder.appendingPathComponent("keys.sh")
-        try """
-            cd '\(folder.path)'
-            '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --model '\(model)' --output out.jsonl &
-            pid=$!
-            window=$(xdotool search --sync --name fer-live | head -1)
+        let run = try drive(["--output", "out.jsonl"], """
             sleep 0.5
             xdotool windowfocus --sync "$window"
             xdotool key s; sleep 0.3
@@ -83,12 +98,7 @@ final class WindowCLITests: XCTestCase {
             before=$(wc -l < out.jsonl); sleep 1; after=$(wc -l < out.jsonl)
             echo "paused: $before $after"
             xdotool key space; sleep 0.3
-            xdotool key q
-            wait "$pid"
-            echo "exit: $?"
-            """.write(to: script, atomically: true, encoding: .utf8)
-        let run = try CLIRunner.run(["-a", "-s", "-screen 0 1280x1024x24", "bash", script.path], executable: "/usr/bin/xvfb-run")
-        XCTAssert(run.stdout.contains("exit: 0"), run.stdout + run.stderr)
+            """)
         let paused = run.stdoutLines.first { $0.hasPrefix("paused:") }?.split(separator: " ").dropFirst().compactMap { Int($0) }
         XCTAssertEqual(paused?.count, 2, run.stdout)
         XCTAssertEqual(paused?.first, paused?.last, "frames were delivered while paused")
@@ -111,21 +121,11 @@ final class WindowCLITests: XCTestCase {
                           "xdotool is not installed (apt-get install xdotool): the resize test needs it")
         let layout = OverlayLayout(frameWidth: Self.width, frameHeight: Self.height, classCount: 7)
         let wide = 2 * layout.canvasWidth
-        let script = folder.appendingPathComponent("resize.sh")
-        try """
-            cd '\(folder.path)'
-            '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --model '\(model)' &
-            pid=$!
-            window=$(xdotool search --sync --name fer-live | head -1)
+        _ = try drive([], """
             xdotool windowsize --sync "$window" \(wide) \(layout.canvasHeight); sleep 0.5
             xdotool windowfocus --sync "$window"
             xdotool key s; sleep 0.5
-            xdotool key q
-            wait "$pid"
-            echo "exit: $?"
-            """.write(to: script, atomically: true, encoding: .utf8)
-        let run = try CLIRunner.run(["-a", "-s", "-screen 0 1920x1080x24", "bash", script.path], executable: "/usr/bin/xvfb-run")
-        XCTAssert(run.stdout.contains("exit: 0"), run.stdout + run.stderr)
+            """)
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         let screenshot = try XCTUnwrap(names.first { $0.hasPrefix("fer-live-screenshot-") }, "\(names)")
         let image = try ImageDecoder.decode(contentsOf: folder.appendingPathComponent(screenshot).path)
