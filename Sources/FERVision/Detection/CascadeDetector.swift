@@ -1,0 +1,140 @@
+import Foundation
+
+/// How to search a frame, with OpenCV's detectMultiScale meaning for each setting.
+public struct DetectionParameters: Equatable, Sendable {
+    /// Each scale is this much larger than the last (1.1: 10% steps).
+    public var scaleFactor = 1.1
+    /// A face needs more than this many overlapping hits; fewer are noise.
+    public var minNeighbors = 5
+    /// Smallest and largest face side searched, in pixels of the searched image (nil: the image).
+    public var minSize = 40
+    public var maxSize: Int?
+
+    public init(scaleFactor: Double = 1.1, minNeighbors: Int = 5, minSize: Int = 40, maxSize: Int? = nil) {
+        self.scaleFactor = scaleFactor
+        self.minNeighbors = minNeighbors
+        self.minSize = minSize
+        self.maxSize = maxSize
+    }
+}
+
+/// A face found in a frame: its box and how many raw hits agreed on it.
+public struct FaceDetection: Equatable, Sendable {
+    public let box: PixelRect
+    public let neighbors: Int
+}
+
+/// Runs a cascade over an image at every scale, as OpenCV's CascadeClassifier::detectMultiScale does:
+/// the same scales, resampling, window steps, variance normalization, stage arithmetic and grouping,
+/// so the boxes come out as OpenCV's.
+///
+/// Thread safety: a detector is immutable; `detect` may run on several threads at once.
+public final class CascadeDetector: @unchecked Sendable {
+    public let cascade: Cascade
+    private let lock = NSLock()
+    /// The stump scanner compiled for an integral-table stride (frames of one size share one).
+    private var scanners: [Int: HaarStumpScanner] = [:]
+
+    public init(cascade: Cascade) { self.cascade = cascade }
+
+    /// Loads the cascade file and makes a detector of it.
+    public convenience init(contentsOf path: String) throws(CascadeError) {
+        self.init(cascade: try Cascade.load(contentsOf: path))
+    }
+
+    /// The faces in `image` (converted to grayscale if it is color), clipped to the image.
+    public func detect(_ image: ByteImage, parameters: DetectionParameters = DetectionParameters()) -> [FaceDetection] {
+        let gray = image.grayscale()
+        guard gray.width > 0, gray.height > 0, parameters.scaleFactor > 1 else { return [] }
+        var hits: [PixelRect] = []
+        let scales = scales(width: gray.width, height: gray.height, parameters: parameters)
+        guard let first = scales.first else { return [] }
+        // OpenCV splits every scale's rows into as many stripes as the first scale has 32-pixel columns,
+        // and its stripe arithmetic leaves out a last odd row: the same rows are searched here.
+        let stripes = Int((Double(workingSize(gray, scale: first).width) / 32).rounded(.up))
+        let stride = scaledSize(gray, scale: first).width + 1
+        let scanner = stumpScanner(stride: stride)
+        for scale in scales {
+            hits += detections(in: gray, scale: scale, stripes: stripes, stride: stride, scanner: scanner)
+        }
+        let frame = PixelRect(x: 0, y: 0, width: gray.width, height: gray.height)
+        return RectangleGrouping.group(hits, minNeighbors: parameters.minNeighbors).compactMap { group in
+            let clipped = group.rect.clamped(toWidth: frame.width, height: frame.height)
+            return clipped.width > 0 && clipped.height > 0 ? FaceDetection(box: clipped, neighbors: group.neighbors) : nil
+        }
+    }
+
+    /// The image scales searched: window sizes from the cascade's up by `scaleFactor`, kept between
+    /// `minSize` and `maxSize` and no larger than the image.
+    func scales(width: Int, height: Int, parameters: DetectionParameters) -> [Float] {
+        let maxWidth = min(parameters.maxSize ?? width, width), maxHeight = min(parameters.maxSize ?? height, height)
+        var scales: [Float] = []
+        var factor = 1.0
+        while true {
+            let windowWidth = Int((Double(cascade.windowWidth) * factor).rounded(.toNearestOrEven))
+            let windowHeight = Int((Double(cascade.windowHeight) * factor).rounded(.toNearestOrEven))
+            if windowWidth > maxWidth || windowHeight > maxHeight { break }
+            if windowWidth >= parameters.minSize && windowHeight >= parameters.minSize { scales.append(Float(factor)) }
+            factor *= parameters.scaleFactor
+        }
+        return scales
+    }
+
+    /// The image's size at a scale.
+    private func scaledSize(_ image: ByteImage, scale: Float) -> (width: Int, height: Int) {
+        (Int((Float(image.width) / scale).rounded(.toNearestOrEven)), Int((Float(image.height) / scale).rounded(.toNearestOrEven)))
+    }
+
+    /// How many window positions there are across and down at a scale.
+    private func workingSize(_ image: ByteImage, scale: Float) -> (width: Int, height: Int) {
+        let size = scaledSize(image, scale: scale)
+        return (max(size.width + 1 - cascade.windowWidth, 0), max(size.height + 1 - cascade.windowHeight, 0))
+    }
+
+    private func stumpScanner(stride: Int) -> HaarStumpScanner? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let scanner = scanners[stride] { return scanner }
+        guard let scanner = HaarStumpScanner(cascade: cascade, stride: stride) else { return nil }
+        if scanners.count > 8 { scanners.removeAll() }
+        scanners[stride] = scanner
+        return scanner
+    }
+
+    /// Raw hits at one scale, in the image's coordinates.
+    func detections(in image: ByteImage, scale: Float, stripes: Int, stride: Int, scanner: HaarStumpScanner?) -> [PixelRect] {
+        let (width, height) = scaledSize(image, scale: scale)
+        let windowWidth = cascade.windowWidth, windowHeight = cascade.windowHeight
+        guard width > windowWidth, height > windowHeight else { return [] }
+        let scaled = LinearResize.resize(image, width: width, height: height)
+        let integral = scaled.withUnsafeBufferPointer {
+            IntegralImage(pixels: $0, width: width, height: height, stride: stride, withSquares: cascade.featureType == .haar)
+        }
+        let step = scale >= 2 ? 1 : 2
+        let working = workingSize(image, scale: scale)
+        let stripeHeight = max((working.height / step + stripes - 1) / stripes, 1) * step
+        let lastRow = min(stripes * stripeHeight, working.height)
+        let box = (width: Int((Float(windowWidth) * scale).rounded(.toNearestOrEven)),
+                   height: Int((Float(windowHeight) * scale).rounded(.toNearestOrEven)))
+        var positions: [(x: Int, y: Int)] = []
+        if let scanner {
+            positions = scanner.scan(integral, columns: working.width, rows: lastRow, step: step)
+        } else {
+            let evaluator = WindowEvaluator(cascade: cascade, integral: integral)
+            for y in Swift.stride(from: 0, to: lastRow, by: step) {
+                var x = 0
+                while x < working.width {
+                    let result = evaluator.evaluate(x: x, y: y)
+                    if result > 0 { positions.append((x, y)) }
+                    // Rejected by the very first stage: the next window is likely no better, so skip it too.
+                    if result == 0 { x += step }
+                    x += step
+                }
+            }
+        }
+        return positions.map { position in
+            PixelRect(x: Int((Float(position.x) * scale).rounded(.toNearestOrEven)),
+                      y: Int((Float(position.y) * scale).rounded(.toNearestOrEven)), width: box.width, height: box.height)
+        }
+    }
+}

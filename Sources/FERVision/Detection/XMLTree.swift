@@ -1,0 +1,54 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// A parsed XML element: name, text and children, in document order. Just enough of a DOM for the
+/// OpenCV cascade files, which nest elements and keep numbers in element text.
+final class XMLElement {
+    let name: String
+    var text = ""
+    var children: [XMLElement] = []
+    init(name: String) { self.name = name }
+
+    /// The first child called `name`.
+    func child(_ name: String) -> XMLElement? { children.first { $0.name == name } }
+
+    /// The whitespace-separated numbers in the element's text.
+    var numbers: [Double] { text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) } }
+    var trimmedText: String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    /// Why a document could not be parsed.
+    struct ParseError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Parses a whole document; throws, with the line, when it is not well-formed.
+    static func parse(_ data: Data) throws(ParseError) -> XMLElement {
+        let builder = Builder()
+        let parser = XMLParser(data: data)
+        parser.delegate = builder
+        guard parser.parse(), let root = builder.root else {
+            throw ParseError(description: "not well-formed XML (line \(parser.lineNumber)): \(parser.parserError?.localizedDescription ?? "unknown error")")
+        }
+        return root
+    }
+
+    private final class Builder: NSObject, XMLParserDelegate {
+        var root: XMLElement?
+        var stack: [XMLElement] = []
+
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                    attributes: [String: String] = [:]) {
+            let element = XMLElement(name: name)
+            if let parent = stack.last { parent.children.append(element) } else { root = element }
+            stack.append(element)
+        }
+
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            _ = stack.popLast()
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) { stack.last?.text += string }
+    }
+}
