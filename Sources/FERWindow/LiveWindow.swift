@@ -48,6 +48,7 @@ public final class LiveWindow: FrameDisplay {
     private let window: SDLWindow
     private let options: Options
     private let classCount: Int
+    private let faceSlots: Int
     private let clock: () -> Double
     private var layout: OverlayLayout
     private let lock = NSLock()
@@ -64,15 +65,17 @@ public final class LiveWindow: FrameDisplay {
     /// Whether a font was found: without one, the window draws bars but no text.
     public let hasText: Bool
 
-    /// Opens the window (sized for `frameWidth` x `frameHeight` frames until the first frame says otherwise).
-    public init(frameWidth: Int = 640, frameHeight: Int = 480, classCount: Int = 7, options: Options = Options(),
+    /// Opens the window (sized for `frameWidth` x `frameHeight` frames until the first frame says
+    /// otherwise), with room in the panel for `faceSlots` faces.
+    public init(frameWidth: Int = 640, frameHeight: Int = 480, classCount: Int = 7, faceSlots: Int = 1, options: Options = Options(),
                 clock: @escaping () -> Double = FramePipeline.monotonicSeconds) throws(WindowError) {
-        layout = OverlayLayout(frameWidth: frameWidth, frameHeight: frameHeight, classCount: classCount)
+        layout = OverlayLayout(frameWidth: frameWidth, frameHeight: frameHeight, classCount: classCount, faceSlots: faceSlots)
         window = try SDLWindow(title: options.title, width: layout.canvasWidth, height: layout.canvasHeight,
                                fontPath: options.fontPath ?? FontLocator.locate())
         hasText = window.canDrawText
         self.options = options
         self.classCount = classCount
+        self.faceSlots = faceSlots
         self.clock = clock
     }
 
@@ -162,7 +165,7 @@ public final class LiveWindow: FrameDisplay {
 
     private func render(_ job: Job) {
         let image = job.result.frame.image
-        let wanted = OverlayLayout(frameWidth: image.width, frameHeight: image.height, classCount: classCount)
+        let wanted = OverlayLayout(frameWidth: image.width, frameHeight: image.height, classCount: classCount, faceSlots: faceSlots)
         if wanted != layout {
             layout = wanted
             window.resizeCanvas(width: layout.canvasWidth, height: layout.canvasHeight)

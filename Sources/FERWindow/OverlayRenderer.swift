@@ -10,30 +10,31 @@ struct HUDState {
     var recordingTo: String?
 }
 
-/// Draws one result with the overlay layout: the frame, the crop box, the label, a bar per class (the
-/// top class highlighted) and the HUD.
+/// Draws one result with the overlay layout: the frame, each face's box (numbered when faces are
+/// found), and per face its label and a bar per class (the top class highlighted), then the HUD.
 struct OverlayRenderer {
     let layout: OverlayLayout
 
     func draw(_ result: FrameResult, hud: HUDState, on window: SDLWindow) {
         window.clear(OverlayColors.background)
         window.draw(result.frame.image, in: layout.frame)
-        window.outline(layout.onCanvas(result.box), OverlayColors.box, thickness: 2)
+        let numbered = layout.faceSlots > 1
+        for face in result.faces {
+            let box = layout.onCanvas(face.box)
+            window.outline(box, OverlayColors.box, thickness: 2)
+            if numbered {
+                let tag = "\(face.index) \(face.prediction.label)"
+                window.text(tag, x: box.x + 4, y: max(layout.frame.y, box.y - 20), size: 15, color: OverlayColors.box)
+            }
+        }
         window.fill(layout.panel, OverlayColors.panel)
-
-        let prediction = result.prediction
-        let top = prediction.probabilities.indices.max { prediction.probabilities[$0] < prediction.probabilities[$1] } ?? 0
-        window.text(String(format: "%@ %.0f%%", prediction.label, prediction.confidence * 100), x: layout.label.x, y: layout.label.y,
-                    size: 28, color: OverlayColors.topBar, centeredIn: layout.label.height)
-        for (index, probability) in prediction.probabilities.enumerated().prefix(layout.classCount) {
-            let name = layout.name(index), percent = layout.percent(index)
-            let isTop = index == top
-            window.text(prediction.classNames[index], x: name.x, y: name.y, size: 16,
-                        color: isTop ? OverlayColors.text : OverlayColors.dimText, centeredIn: name.height)
-            window.fill(layout.track(index), OverlayColors.track)
-            window.fill(layout.bar(index, probability: probability), isTop ? OverlayColors.topBar : OverlayColors.bar)
-            window.text(String(format: "%.0f%%", probability * 100), x: percent.x + percent.width, y: percent.y, size: 15,
-                        color: isTop ? OverlayColors.text : OverlayColors.dimText, centeredIn: percent.height, alignRight: true)
+        if result.faces.isEmpty {
+            let label = layout.label()
+            window.text("no face found", x: label.x, y: label.y, size: layout.metrics.labelFont, color: OverlayColors.dimText,
+                        centeredIn: label.height)
+        }
+        for (slot, face) in result.faces.prefix(layout.faceSlots).enumerated() {
+            drawBars(face, slot: slot, numbered: numbered, on: window)
         }
 
         let inference = (result.times.inferred - result.times.preprocessed) * 1000
@@ -47,6 +48,24 @@ struct OverlayRenderer {
         }
         for (row, line) in lines.enumerated() {
             window.text(line, x: layout.hud.x, y: layout.hud.y + row * 20, size: 14, color: OverlayColors.dimText)
+        }
+    }
+
+    private func drawBars(_ face: FaceResult, slot: Int, numbered: Bool, on window: SDLWindow) {
+        let prediction = face.prediction, metrics = layout.metrics
+        let top = prediction.probabilities.indices.max { prediction.probabilities[$0] < prediction.probabilities[$1] } ?? 0
+        let label = layout.label(slot: slot)
+        let title = String(format: "%@%@ %.0f%%", numbered ? "\(face.index): " : "", prediction.label, prediction.confidence * 100)
+        window.text(title, x: label.x, y: label.y, size: metrics.labelFont, color: OverlayColors.topBar, centeredIn: label.height)
+        for (index, probability) in prediction.probabilities.enumerated().prefix(layout.classCount) {
+            let name = layout.name(index, slot: slot), percent = layout.percent(index, slot: slot)
+            let isTop = index == top
+            window.text(prediction.classNames[index], x: name.x, y: name.y, size: metrics.nameFont,
+                        color: isTop ? OverlayColors.text : OverlayColors.dimText, centeredIn: name.height)
+            window.fill(layout.track(index, slot: slot), OverlayColors.track)
+            window.fill(layout.bar(index, probability: probability, slot: slot), isTop ? OverlayColors.topBar : OverlayColors.bar)
+            window.text(String(format: "%.0f%%", probability * 100), x: percent.x + percent.width, y: percent.y, size: metrics.nameFont - 1,
+                        color: isTop ? OverlayColors.text : OverlayColors.dimText, centeredIn: percent.height, alignRight: true)
         }
     }
 }

@@ -38,7 +38,7 @@ final class ReplayCLITests: XCTestCase {
         let direct = try classify.stdoutLines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         for batch in [1, 4] {
             let output = folder.appendingPathComponent("out\(batch).jsonl")
-            let replay = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--as-fast-as-possible",
+            let replay = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--as-fast-as-possible",
                                             "--batch", String(batch), "--output", output.path])
             XCTAssertEqual(replay.status, 0, replay.stderr)
             XCTAssert(replay.stderr.contains("end_to_end"), "no latency summary: \(replay.stderr)")
@@ -62,11 +62,11 @@ final class ReplayCLITests: XCTestCase {
     func testLatencyReportAndCSVOutput() throws {
         let report = folder.appendingPathComponent("latency.json"), csv = folder.appendingPathComponent("out.csv")
         let plot = folder.appendingPathComponent("latency.svg")
-        let result = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--fps", "100",
+        let result = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--fps", "100",
                                         "--output", csv.path, "--latency-report", report.path, "--latency-plot", plot.path])
         XCTAssertEqual(result.status, 0, result.stderr)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])
-        for stage in ["capture", "preprocess", "inference", "end_to_end"] {
+        for stage in ["capture", "detect", "preprocess", "inference", "end_to_end"] {
             let entry = try XCTUnwrap(object[stage] as? [String: Any], stage)
             for key in ["count", "p50_ms", "p90_ms", "p99_ms", "max_ms"] { XCTAssertNotNil(entry[key], "\(stage).\(key)") }
         }
@@ -74,7 +74,8 @@ final class ReplayCLITests: XCTestCase {
         XCTAssertNotNil(object["fps"])
         let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(rows.count, 13)
-        XCTAssert(rows[0].hasPrefix("frame,file,timestamp,box_x"), String(rows[0]))
+        XCTAssert(rows[0].hasPrefix("frame,file,timestamp,faces,face,box_x"), String(rows[0]))
+        XCTAssertEqual(Set(rows.map { $0.split(separator: ",", omittingEmptySubsequences: false).count }).count, 1, "every row as wide as the header")
         XCTAssert(try String(contentsOf: plot, encoding: .utf8).hasPrefix("<svg"))
     }
 
@@ -82,7 +83,7 @@ final class ReplayCLITests: XCTestCase {
         let output = folder.appendingPathComponent("out.jsonl")
         let process = Process()
         process.executableURL = CLIRunner.binary
-        process.arguments = ["replay", frames.path, "--headless", "--model", model, "--loop", "--fps", "200", "--output", output.path]
+        process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200", "--output", output.path]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -101,10 +102,10 @@ final class ReplayCLITests: XCTestCase {
     func testRecordingReplaysTheSameWay() throws {
         let recording = folder.appendingPathComponent("recording"), first = folder.appendingPathComponent("a.jsonl")
         let second = folder.appendingPathComponent("b.jsonl")
-        XCTAssertEqual(try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--fps", "100",
+        XCTAssertEqual(try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--fps", "100",
                                           "--output", first.path, "--record", recording.path]).status, 0)
         XCTAssert(FileManager.default.fileExists(atPath: recording.appendingPathComponent("timestamps.csv").path))
-        let again = try CLIRunner.run(["replay", recording.path, "--headless", "--model", model, "--output", second.path])
+        let again = try CLIRunner.run(["replay", recording.path, "--crop", "center", "--headless", "--model", model, "--output", second.path])
         XCTAssertEqual(again.status, 0, again.stderr)
         let a = try lines(first), b = try lines(second)
         XCTAssertEqual(a.map { $0["probabilities"] as? [String: Double] }, b.map { $0["probabilities"] as? [String: Double] })
@@ -122,14 +123,14 @@ final class ReplayCLITests: XCTestCase {
         XCTAssertEqual(none.status, 1)
         XCTAssert(none.stderr.contains("holds no frames"), none.stderr)
 
-        let unwritable = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--output", "/proc/nope/out.jsonl"])
+        let unwritable = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--output", "/proc/nope/out.jsonl"])
         XCTAssertEqual(unwritable.status, 1)
         XCTAssert(unwritable.stderr.contains("/proc/nope/out.jsonl"), unwritable.stderr)
         XCTAssertFalse(unwritable.stderr.contains("replayed"), "must fail before replaying")
 
         try Data("broken".utf8).write(to: frames.appendingPathComponent("frame5.png"))
         let output = folder.appendingPathComponent("out.jsonl")
-        let corrupt = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--as-fast-as-possible", "--output", output.path])
+        let corrupt = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--as-fast-as-possible", "--output", output.path])
         XCTAssertEqual(corrupt.status, 0, corrupt.stderr)
         XCTAssert(corrupt.stderr.contains("frame5.png") && corrupt.stderr.contains("1 unreadable"), corrupt.stderr)
         XCTAssertEqual(try lines(output).count, 11)

@@ -41,7 +41,7 @@ final class WindowCLITests: XCTestCase {
         let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
         try """
             cd '\(folder.path)'
-            '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --model '\(model)' \(quoted) &
+            '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --crop center --model '\(model)' \(quoted) &
             pid=$!
             window=$(xdotool search --sync --name fer-live | head -1)
             \(keys)
@@ -62,7 +62,7 @@ final class WindowCLITests: XCTestCase {
 
     func testReplayWindowShowsFrameBoxLabelAndProportionalBars() throws {
         let shot = folder.appendingPathComponent("shot.png"), output = folder.appendingPathComponent("out.jsonl")
-        let run = try runInXvfb(["replay", frames.path, "--model", model, "--screenshot", shot.path, "--frames", "3",
+        let run = try runInXvfb(["replay", frames.path, "--model", model, "--crop", "center", "--screenshot", shot.path, "--frames", "3",
                                  "--output", output.path])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssert(run.stderr.contains("render"), "the render stage is in the latency summary: \(run.stderr)")
@@ -74,7 +74,7 @@ final class WindowCLITests: XCTestCase {
     func testCameraWindowAgainstTheSimulatedDevice() throws {
         let shot = folder.appendingPathComponent("camera.png"), output = folder.appendingPathComponent("camera.jsonl")
         let run = try runInXvfb(["camera", "--simulate-frames", frames.path, "--size", "\(Self.width)x\(Self.height)", "--fps", "30",
-                                 "--model", model, "--screenshot", shot.path, "--frames", "4", "--output", output.path])
+                                 "--model", model, "--crop", "center", "--screenshot", shot.path, "--frames", "4", "--output", output.path])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssert(run.stderr.contains("captured"), run.stderr)
         let image = try ImageDecoder.decode(contentsOf: shot.path)
@@ -172,7 +172,7 @@ final class WindowCLITests: XCTestCase {
         XCTAssert(same(pixel(outline.x, outline.y + outline.height / 2), OverlayColors.box), "box outline", file: file, line: line)
 
         // The label is drawn: text pixels in the label area.
-        let label = layout.label
+        let label = layout.label()
         var inked = 0
         for y in label.y..<(label.y + label.height) {
             for x in label.x..<(label.x + label.width) where !same(pixel(x, y), OverlayColors.panel) { inked += 1 }

@@ -76,7 +76,7 @@ final class FramePipelineTests: XCTestCase {
             let sink = CollectingSink()
             _ = try FramePipeline(source: SyntheticSource(count: 20, interval: 0), classifier: classifier, sinks: [sink],
                                   policy: .lossless(batch: batch), pacing: .asFastAsPossible).run()
-            outputs.append(sink.results.map(\.prediction.probabilities))
+            outputs.append(sink.results.map { $0.faces[0].prediction.probabilities })
         }
         XCTAssertEqual(outputs[0].count, 20)
         for (a, b) in zip(outputs[0], outputs[1]) { assertClose(a, b, tolerance: 1e-5, "batched vs single") }
@@ -88,7 +88,7 @@ final class FramePipelineTests: XCTestCase {
                               policy: .lossless(batch: 1), pacing: .asFastAsPossible).run()
         _ = try FramePipeline(source: SyntheticSource(count: 5, interval: 0), classifier: classifier, sinks: [smooth],
                               policy: .lossless(batch: 1), pacing: .asFastAsPossible, smoothing: 0.5).run()
-        let p = plain.results.map(\.prediction.probabilities), s = smooth.results.map(\.prediction.probabilities)
+        let p = plain.results.map { $0.faces[0].prediction.probabilities }, s = smooth.results.map { $0.faces[0].prediction.probabilities }
         assertClose(s[0], p[0], tolerance: 1e-6, "the first frame has nothing to average with")
         assertClose(s[1], zip(p[0], p[1]).map { 0.5 * $0 + 0.5 * $1 }, tolerance: 1e-6, "EMA with weight 0.5")
     }

@@ -7,7 +7,7 @@ import XCTest
 final class RealFaceReplayTests: XCTestCase {
     final class Collector: FrameSink {
         var labels: [String: String] = [:]
-        func deliver(_ result: FrameResult) throws { labels[result.frame.sourceName] = result.prediction.label }
+        func deliver(_ result: FrameResult) throws { labels[result.frame.sourceName] = result.faces.first?.prediction.label }
         func finish() throws {}
     }
 

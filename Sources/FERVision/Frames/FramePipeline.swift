@@ -1,15 +1,32 @@
 import Dispatch
 import Foundation
 
+/// One classified face of a frame.
+public struct FaceResult: Sendable {
+    /// The face's index: stable across frames while it is tracked (0 for the center crop).
+    public let index: Int
+    /// The square that was classified, in frame pixels.
+    public let box: PixelRect
+    /// Class probabilities (smoothed per face when smoothing is on).
+    public let prediction: EmotionPrediction
+}
+
 /// What the pipeline delivers for each frame.
 public struct FrameResult: Sendable {
     public let frame: Frame
-    /// The crop that was classified, in frame pixels.
-    public let box: PixelRect
-    /// Class probabilities (smoothed when smoothing is on).
-    public let prediction: EmotionPrediction
+    /// Every face classified in the frame, by index; empty when none was found.
+    public let faces: [FaceResult]
     /// When the frame passed each stage; `delivered` is set just before sinks see it.
     public var times: FrameTimes
+}
+
+/// A located, preprocessed frame waiting for inference.
+private struct PendingFrame {
+    let frame: Frame
+    let faces: [(index: Int, box: PixelRect)]
+    /// The network's input for each face, in order.
+    let inputs: [[Float]]
+    var times: FrameTimes
 }
 
 /// Shows delivered frames: the window. Called on the sink queue after every sink has the frame.
@@ -26,8 +43,9 @@ public protocol FrameSink: AnyObject {
     func finish() throws
 }
 
-/// The frame pipeline: capture (the caller's thread), preprocess, inference and sinks, each on its own
-/// serial Dispatch queue, so the stages overlap.
+/// The frame pipeline: capture (the caller's thread), face location and preprocessing, inference and
+/// sinks, each on its own serial Dispatch queue, so the stages overlap. Every face of a frame is
+/// classified in one batched pass.
 ///
 /// Two policies: `lossless` (replay) delivers every frame in order, letting inference batch frames that
 /// queue up, and holds capture back when too many are in flight; `latestOnly` (live) never queues: when
@@ -59,6 +77,7 @@ public final class FramePipeline {
     }
 
     private let source: FrameSource
+    private let locator: FaceLocator
     private let preprocessor: Preprocessor
     private let classNames: [String]
     private let predict: (Tensor) -> [EmotionPrediction]
@@ -74,22 +93,26 @@ public final class FramePipeline {
     private let sinkQueue = DispatchQueue(label: "fer-live.sinks")
     private let group = DispatchGroup()
     private let lock = NSLock()
-    private var pending: [(Frame, PixelRect, [Float], FrameTimes)] = []
+    private var pending: [PendingFrame] = []
     private var stopRequested = false
     private var isPaused = false
     private var sinkError: Error?
     private let latency = LatencyRecorder()
-    private var smoothed: [Float]?
+    /// The smoothed probabilities of each face index seen.
+    private var smoothed: [Int: [Float]] = [:]
 
     /// - Parameters:
+    ///   - locator: where the faces are in each frame (default: the center square).
     ///   - display: shows each frame after the sinks (the window); its time is the "render" stage.
     ///   - predict: runs the network (defaults to the classifier's); tests slow it down to see the policies.
     ///   - smoothing: weight of the newest frame in an exponential moving average of the probabilities
     ///     (nil: off).
-    public init(source: FrameSource, classifier: EmotionClassifier, sinks: [FrameSink], display: FrameDisplay? = nil,
+    public init(source: FrameSource, classifier: EmotionClassifier, locator: FaceLocator = CenterCropLocator(),
+                sinks: [FrameSink], display: FrameDisplay? = nil,
                 policy: Policy, pacing: Pacing, smoothing: Float? = nil, predict: ((Tensor) -> [EmotionPrediction])? = nil,
                 clock: @escaping () -> Double = FramePipeline.monotonicSeconds) {
         self.source = source
+        self.locator = locator
         self.preprocessor = classifier.preprocessor
         self.classNames = classifier.classNames
         self.predict = predict ?? { classifier.predictions(for: $0) }
@@ -173,10 +196,11 @@ public final class FramePipeline {
             group.enter()
             preprocessQueue.async { [self, captured] in
                 var times = captured
-                let box = PixelRect.centerSquare(width: frame.image.width, height: frame.image.height)
-                let input = preprocessor.input(for: frame.image, crop: box) ?? [Float](repeating: 0, count: preprocessor.inputLength)
+                let faces = locator.locate(in: frame.image)
+                times.located = clock()
+                let inputs = faces.map { preprocessor.input(for: frame.image, crop: $0.box) ?? [Float](repeating: 0, count: preprocessor.inputLength) }
                 times.preprocessed = clock()
-                enqueue((frame, box, input, times), slots: slots)
+                enqueue(PendingFrame(frame: frame, faces: faces, inputs: inputs, times: times), slots: slots)
             }
         }
         group.wait()
@@ -189,7 +213,7 @@ public final class FramePipeline {
     }
 
     /// Hands a preprocessed frame to inference, applying the policy.
-    private func enqueue(_ item: (Frame, PixelRect, [Float], FrameTimes), slots: DispatchSemaphore) {
+    private func enqueue(_ item: PendingFrame, slots: DispatchSemaphore) {
         lock.lock()
         if policy == .latestOnly, !pending.isEmpty {
             // Inference is busy and a frame already waits: the newer one replaces it.
@@ -212,27 +236,33 @@ public final class FramePipeline {
         pending.removeFirst(batch.count)
         lock.unlock()
         guard !batch.isEmpty else { return }
+        // Every face of every waiting frame in one pass.
         let size = preprocessor.inputSize
-        let inputs = Tensor(shape: [batch.count, preprocessor.channels, size, size], scalars: batch.flatMap(\.2))
-        let predictions = predict(inputs)
+        let inputs = batch.flatMap(\.inputs)
+        let predictions = inputs.isEmpty ? []
+            : predict(Tensor(shape: [inputs.count, preprocessor.channels, size, size], scalars: inputs.flatMap { $0 }))
         let inferred = clock()
         sinkQueue.async { [self] in
-            for (item, prediction) in zip(batch, predictions) {
-                var times = item.3
+            var next = 0
+            for item in batch {
+                var times = item.times
                 times.inferred = inferred
-                let result = FrameResult(frame: item.0, box: item.1, prediction: smooth(prediction), times: times)
-                deliver(result)
+                let faces = item.faces.map { face -> FaceResult in
+                    defer { next += 1 }
+                    return FaceResult(index: face.index, box: face.box, prediction: smooth(predictions[next], face: face.index))
+                }
+                deliver(FrameResult(frame: item.frame, faces: faces, times: times))
                 slots.signal()
                 group.leave()
             }
         }
     }
 
-    private func smooth(_ prediction: EmotionPrediction) -> EmotionPrediction {
+    private func smooth(_ prediction: EmotionPrediction, face: Int) -> EmotionPrediction {
         guard let alpha = smoothing else { return prediction }
-        let current = smoothed.map { previous in zip(previous, prediction.probabilities).map { alpha * $1 + (1 - alpha) * $0 } }
+        let current = smoothed[face].map { previous in zip(previous, prediction.probabilities).map { alpha * $1 + (1 - alpha) * $0 } }
             ?? prediction.probabilities
-        smoothed = current
+        smoothed[face] = current
         return EmotionPrediction(classNames: prediction.classNames, probabilities: current)
     }
 

@@ -7,6 +7,8 @@ public struct FrameTimes: Sendable, Equatable {
     public var captured: Double
     /// Handed to the pipeline (camera buffer copied out, file decoded).
     public var dequeued: Double = 0
+    /// The faces were found (center crop: at once).
+    public var located: Double = 0
     public var preprocessed: Double = 0
     public var inferred: Double = 0
     /// Written to every sink.
@@ -18,7 +20,8 @@ public struct FrameTimes: Sendable, Equatable {
 
     /// The stage names and their durations, in pipeline order, then end to end.
     public var stages: [(name: String, seconds: Double)] {
-        var stages = [("capture", dequeued - captured), ("preprocess", preprocessed - dequeued), ("inference", inferred - preprocessed),
+        var stages = [("capture", dequeued - captured), ("detect", located - dequeued), ("preprocess", preprocessed - located),
+                      ("inference", inferred - preprocessed),
                       ("deliver", delivered - inferred)]
         if let presented { stages.append(("render", presented - delivered)) }
         return stages + [(LatencyRecorder.endToEnd, finished - captured)]
@@ -34,7 +37,7 @@ public struct FrameTimes: Sendable, Equatable {
 public final class LatencyRecorder {
     public static let endToEnd = "end_to_end"
     /// Every stage; "render" (delivered to on screen) only has frames when a window shows them.
-    public static let stageNames = ["capture", "preprocess", "inference", "deliver", "render", endToEnd]
+    public static let stageNames = ["capture", "detect", "preprocess", "inference", "deliver", "render", endToEnd]
 
     private var histograms: [String: Histogram<UInt64>] = [:]
     /// (pipeline time finished, end-to-end seconds) of every frame, for the latency plot.

@@ -1,33 +1,34 @@
 import Foundation
 
-/// Writes one record per delivered frame, as JSON Lines or CSV (chosen by the file's extension). Each
-/// record goes out in one write, so the file holds only whole lines whenever the run stops.
+/// Writes one record per face of every delivered frame (a frame without a face gets one record that
+/// says so, with empty label and box), as JSON Lines or CSV (chosen by the file's extension). Each
+/// frame's records go out in one write, so the file holds only whole lines whenever the run stops.
 public final class ResultWriter: FrameSink {
     public enum Format: Sendable { case jsonLines, csv }
 
     public let path: String
     public let format: Format
     private let handle: FileHandle
-    private var wroteHeader = false
+    private let classNames: [String]
 
-    /// Creates (or truncates) the file now, so an unwritable path fails before any work.
-    public init(path: String) throws(DatasetError) {
+    /// Creates (or truncates) the file now, so an unwritable path fails before any work; a CSV file
+    /// gets its header (one probability column per class) at once.
+    public init(path: String, classNames: [String]) throws(DatasetError) {
         self.path = path
+        self.classNames = classNames
         format = path.lowercased().hasSuffix(".csv") ? .csv : .jsonLines
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        let header = (["frame", "file", "timestamp", "faces", "face", "box_x", "box_y", "box_w", "box_h", "label", "confidence"]
+                      + classNames + ["latency_ms"]).joined(separator: ",") + "\n"
+        guard FileManager.default.createFile(atPath: path, contents: format == .csv ? Data(header.utf8) : nil),
+              let handle = FileHandle(forWritingAtPath: path) else {
             throw DatasetError(path: path, "cannot be written")
         }
+        handle.seekToEndOfFile()
         self.handle = handle
     }
 
     public func deliver(_ result: FrameResult) throws {
-        var text = ""
-        if format == .csv, !wroteHeader {
-            text = (["frame", "file", "timestamp", "box_x", "box_y", "box_w", "box_h", "label", "confidence"]
-                    + result.prediction.classNames + ["latency_ms"]).joined(separator: ",") + "\n"
-            wroteHeader = true
-        }
-        text += line(for: result) + "\n"
+        let text = lines(for: result).map { $0 + "\n" }.joined()
         do { try handle.write(contentsOf: Data(text.utf8)) } catch {
             throw DatasetError(path: path, "write failed (\((error as NSError).localizedDescription)); the lines before are intact")
         }
@@ -42,27 +43,37 @@ public final class ResultWriter: FrameSink {
         }
     }
 
-    func line(for result: FrameResult) -> String {
-        let p = result.prediction, box = result.box
-        let latency = (result.times.delivered - result.times.captured) * 1000
-        switch format {
-        case .jsonLines:
-            return JSONValue.object([
-                ("frame", .integer(result.frame.sequence)),
-                ("file", .string(result.frame.sourceName)),
-                ("timestamp", .number(result.frame.timestamp)),
-                ("box", .array([box.x, box.y, box.width, box.height].map { .integer($0) })),
-                ("label", .string(p.label)),
-                ("confidence", .float(p.confidence)),
-                ("probabilities", .object(zip(p.classNames, p.probabilities).map { ($0, .float($1)) })),
-                ("latency_ms", .number((latency * 1000).rounded() / 1000)),
-            ]).serialized
-        case .csv:
-            let file = result.frame.sourceName.contains(",") || result.frame.sourceName.contains("\"")
-                ? "\"" + result.frame.sourceName.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : result.frame.sourceName
-            return ([String(result.frame.sequence), file, "\(result.frame.timestamp)", String(box.x), String(box.y),
-                     String(box.width), String(box.height), p.label, "\(p.confidence)"]
-                    + p.probabilities.map { "\($0)" } + [String(format: "%.3f", latency)]).joined(separator: ",")
+    /// The frame's records: one per face, or one with no face.
+    func lines(for result: FrameResult) -> [String] {
+        let latency = ((result.times.delivered - result.times.captured) * 1e6).rounded() / 1000
+        let faces: [FaceResult?] = result.faces.isEmpty ? [nil] : result.faces
+        return faces.map { face in
+            switch format {
+            case .jsonLines:
+                var fields: [(String, JSONValue)] = [("frame", .integer(result.frame.sequence)), ("file", .string(result.frame.sourceName)),
+                                                     ("timestamp", .number(result.frame.timestamp)), ("faces", .integer(result.faces.count))]
+                if let face {
+                    let p = face.prediction, box = face.box
+                    fields += [("face", .integer(face.index)), ("box", .array([box.x, box.y, box.width, box.height].map { .integer($0) })),
+                               ("label", .string(p.label)), ("confidence", .float(p.confidence)),
+                               ("probabilities", .object(zip(p.classNames, p.probabilities).map { ($0, .float($1)) }))]
+                } else {
+                    fields += [("face", .null), ("box", .null), ("label", .null), ("confidence", .null), ("probabilities", .null)]
+                }
+                return JSONValue.object(fields + [("latency_ms", .number(latency))]).serialized
+            case .csv:
+                let name = result.frame.sourceName
+                let file = name.contains(",") || name.contains("\"") ? "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : name
+                var fields = [String(result.frame.sequence), file, "\(result.frame.timestamp)", String(result.faces.count)]
+                if let face {
+                    let p = face.prediction, box = face.box
+                    fields += [String(face.index), String(box.x), String(box.y), String(box.width), String(box.height), p.label, "\(p.confidence)"]
+                        + p.probabilities.map { "\($0)" }
+                } else {
+                    fields += Array(repeating: "", count: 7 + classNames.count)
+                }
+                return (fields + [String(format: "%.3f", latency)]).joined(separator: ",")
+            }
         }
     }
 }

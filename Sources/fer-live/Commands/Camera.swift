@@ -31,6 +31,7 @@ struct Camera: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var runOptions: RunOptions
+    @OptionGroup(title: "Face detection") var detection: DetectionOptions
 
     @Option(help: .hidden) var simulateFrames: String?
     @Option(help: .hidden) var simulateUnplugAfter: Int?
@@ -55,7 +56,7 @@ struct Camera: ParsableCommand {
             let camera = try CameraSource(settings: settings, system: try simulatedCamera(width: width, height: height) ?? LibV4L2System())
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")
-            try LiveRun(options: runOptions, source: camera, classifier: classifier, policy: .latestOnly, pacing: .live,
+            try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: detection.locator(), policy: .latestOnly, pacing: .live,
                         frameSize: (camera.format.width, camera.format.height),
                         heading: { frames, _ in "captured \(frames) frames from \(device) (\(camera.format))" }).run()
         }

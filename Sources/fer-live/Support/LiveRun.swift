@@ -9,6 +9,7 @@ struct LiveRun {
     let options: RunOptions
     let source: FrameSource
     let classifier: EmotionClassifier
+    let locator: (locator: FaceLocator, faceSlots: Int)
     let policy: FramePipeline.Policy
     let pacing: FramePipeline.Pacing
     /// Frame size to open the window at (the window adapts if frames differ).
@@ -20,7 +21,7 @@ struct LiveRun {
         BLAS.setThreadCount(options.threads)
         // Every output is opened before the first frame, so a bad path fails now, not after an hour.
         var sinks: [FrameSink] = []
-        if let output = options.output { sinks.append(try ResultWriter(path: output)) }
+        if let output = options.output { sinks.append(try ResultWriter(path: output, classNames: classifier.classNames)) }
         let recorder = try SwitchableRecorder(recordingTo: options.record)
         sinks.append(recorder)
         for path in [options.latencyReport, options.latencyPlot, options.screenshot].compactMap({ $0 }) {
@@ -35,7 +36,7 @@ struct LiveRun {
             windowOptions.fontPath = options.font
             do {
                 window = try LiveWindow(frameWidth: frameSize.width, frameHeight: frameSize.height,
-                                        classCount: classifier.classNames.count, options: windowOptions)
+                                        classCount: classifier.classNames.count, faceSlots: locator.faceSlots, options: windowOptions)
             } catch {
                 if let screenshot = options.screenshot { try? FileManager.default.removeItem(atPath: screenshot) }
                 throw error
@@ -45,7 +46,7 @@ struct LiveRun {
             }
         }
 
-        let pipeline = FramePipeline(source: source, classifier: classifier, sinks: sinks, display: window, policy: policy,
+        let pipeline = FramePipeline(source: source, classifier: classifier, locator: locator.locator, sinks: sinks, display: window, policy: policy,
                                      pacing: pacing, smoothing: options.smoothing)
         let stopper = SignalStopper { pipeline.stop() }
         defer { stopper.cancel() }
