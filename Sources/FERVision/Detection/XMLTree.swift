@@ -31,6 +31,10 @@ final class XMLElement {
         guard parser.parse(), let root = builder.root else {
             throw ParseError(description: "not well-formed XML (line \(parser.lineNumber)): \(parser.parserError?.localizedDescription ?? "unknown error")")
         }
+        // A truncated file can parse without complaint; its open elements give it away.
+        if let open = builder.stack.last {
+            throw ParseError(description: "not well-formed XML: the file ends inside <\(open.name)> (truncated?)")
+        }
         return root
     }
 

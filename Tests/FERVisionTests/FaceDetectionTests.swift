@@ -1,0 +1,77 @@
+@testable import FERVision
+import Foundation
+import XCTest
+
+/// The cascade detector on real faces (FER2013 faces placed in composed frames), and its building blocks.
+final class FaceDetectionTests: XCTestCase {
+    static func defaultCascade() throws -> CascadeDetector {
+        let path = try XCTUnwrap(CascadeLocator.locate(), "")
+        return try CascadeDetector(contentsOf: path)
+    }
+
+    private func detectorOrSkip() throws -> CascadeDetector {
+        try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        return try Self.defaultCascade()
+    }
+
+    func testFindsPlacedFacesInComposedFrames() throws {
+        let detector = try detectorOrSkip()
+        let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
+        let scenes = FaceScenes.compose(count: 60, from: test, seed: 7)
+        let placed = scenes.map(\.faces.count).reduce(0, +)
+        for (name, finder) in [("full frame", FaceFinder(detector: detector, searchWidth: nil)),
+                               ("searched at 320 wide", FaceFinder(detector: detector))] {
+            var found = 0, falsePositives = 0
+            for scene in scenes {
+                let boxes = finder.faces(in: scene.image)
+                let hits = FaceScenes.matches(boxes, scene.faces, threshold: 0.3)
+                found += hits
+                falsePositives += boxes.count - hits
+            }
+            let recall = Double(found) / Double(placed), perFrame = Double(falsePositives) / Double(scenes.count)
+            print("\(name): recall \(recall) of \(placed) faces, \(perFrame) false positives per frame")
+            // OpenCV itself finds about three quarters of such faces (benchmarks/detection_parity.py).
+            XCTAssertGreaterThanOrEqual(recall, 0.65, name)
+            XCTAssertLessThanOrEqual(perFrame, 0.35, name)
+        }
+    }
+
+    func testScalesMatchOpenCVsSchedule() throws {
+        let detector = try detectorOrSkip()
+        // 24 px windows, minSize 40, 640x480: from 1.1^6 (42 px) while the window fits the frame.
+        let scales = detector.scales(width: 640, height: 480, parameters: DetectionParameters())
+        XCTAssertEqual(scales.first!, Float(pow(1.1, 6.0)), accuracy: 1e-5)
+        XCTAssertEqual(Int((24 * Double(scales.last!)).rounded()), 461, "1.1^31: the largest window within 480 rows")
+        XCTAssertEqual(scales.count, 31 - 6 + 1)
+    }
+
+    func testGroupingKeepsClustersWithEnoughNeighbors() {
+        let cluster = (0..<6).map { PixelRect(x: 100 + $0, y: 100 - $0 % 2, width: 50 + $0 % 3, height: 50 + $0 % 3) }
+        let pair = [PixelRect(x: 300, y: 300, width: 40, height: 40), PixelRect(x: 301, y: 300, width: 40, height: 40)]
+        let grouped = RectangleGrouping.group(cluster + pair, minNeighbors: 3)
+        XCTAssertEqual(grouped.count, 1, "the pair has too few neighbors")
+        XCTAssertEqual(grouped.first?.neighbors, 6)
+        XCTAssertEqual(grouped.first?.rect, PixelRect(x: 102, y: 100, width: 51, height: 51), "the cluster's average")
+        // A small cluster inside a stronger large one is dropped.
+        let inner = (0..<4).map { _ in PixelRect(x: 120, y: 120, width: 20, height: 20) }
+        XCTAssertEqual(RectangleGrouping.group(cluster + inner, minNeighbors: 3).count, 1)
+        XCTAssertEqual(RectangleGrouping.group(cluster, minNeighbors: 0).count, 6, "minNeighbors 0 returns raw hits")
+    }
+
+    func testLinearResizeKeepsFlatImagesFlatAndAveragesHalves() {
+        let flat = ByteImage(width: 9, height: 7, pixels: [UInt8](repeating: 77, count: 63))
+        XCTAssertEqual(Set(LinearResize.resize(flat, width: 4, height: 3)), [77])
+        // 2:1 horizontally: every output pixel sits between two source pixels, half of each.
+        let stripes = ByteImage(width: 4, height: 1, pixels: [0, 100, 50, 150])
+        XCTAssertEqual(LinearResize.resize(stripes, width: 2, height: 1), [50, 100])
+    }
+
+    func testSquareCropGrowsAndStaysInsideTheFrame() {
+        let box = PixelRect(x: 100, y: 100, width: 100, height: 100)
+        XCTAssertEqual(box.squareCrop(margin: 0.1, frameWidth: 640, frameHeight: 480), PixelRect(x: 90, y: 90, width: 120, height: 120))
+        let corner = PixelRect(x: 0, y: 0, width: 100, height: 100)
+        XCTAssertEqual(corner.squareCrop(margin: 0.1, frameWidth: 640, frameHeight: 480), PixelRect(x: 0, y: 0, width: 120, height: 120))
+        let big = PixelRect(x: 100, y: 0, width: 470, height: 470)
+        XCTAssertEqual(big.squareCrop(margin: 0.1, frameWidth: 640, frameHeight: 480).height, 480, "no larger than the frame")
+    }
+}
