@@ -1,0 +1,130 @@
+import FERVision
+import FERWindow
+import Foundation
+import XCTest
+
+/// Face detection as a user meets it: `fer-live detect`, and replay with several faces per frame, in
+/// the output and in the window. Frames carry FER2013 test faces (../shared/data; skipped where absent).
+final class FaceCLITests: XCTestCase {
+    private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
+    private var folder: URL!
+    private var frames: URL { folder.appendingPathComponent("frames") }
+    /// Where the two faces of frame 0 are (frame 1 has none).
+    private let placed = [PixelRect(x: 60, y: 100, width: 144, height: 144), PixelRect(x: 400, y: 160, width: 144, height: 144)]
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
+        try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data/fer2013/test").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: data), "FER2013 is not at \(data): skipping")
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-faces-\(UUID())")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        // Two happy faces, each pixel tripled (144 px), on a gray frame with mild noise; then a frame without.
+        // The faces are ones the cascade finds at those places (it misses about a quarter of FER2013's):
+        // these tests are about what happens to found faces.
+        let test = try ImageFolder.load(data, threads: 2)
+        let happy = test.classNames.firstIndex(of: "happy")!
+        var random = SplitMix64(seed: 5)
+        let background = (0..<(640 * 480)).map { _ in UInt8(100 + Int(random.next() % 24)) }
+        func placing(_ index: Int, at box: PixelRect, into pixels: inout [UInt8]) {
+            let face = Array(test.image(index))
+            for y in 0..<box.height { for x in 0..<box.width { pixels[(box.y + y) * 640 + box.x + x] = face[(y / 3) * 48 + x / 3] } }
+        }
+        let finder = FaceFinder(detector: try CascadeDetector(contentsOf: CascadeLocator.locate()!))
+        var pixels = background, candidates = test.labels.indices.filter { test.labels[$0] == happy }.makeIterator()
+        for box in placed {
+            while let index = candidates.next() {
+                var trial = background
+                placing(index, at: box, into: &trial)
+                if finder.faces(in: ByteImage(width: 640, height: 480, pixels: trial)).contains(where: { $0.overlap(with: box) >= 0.5 }) {
+                    placing(index, at: box, into: &pixels)
+                    break
+                }
+            }
+        }
+        let empty = background
+        try ImageEncoder.png(ByteImage(width: 640, height: 480, pixels: pixels)).write(to: frames.appendingPathComponent("frame0.png"))
+        try ImageEncoder.png(ByteImage(width: 640, height: 480, pixels: empty)).write(to: frames.appendingPathComponent("frame1.png"))
+    }
+
+    override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
+
+    private func records(_ url: URL) throws -> [[String: Any]] {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    private func box(_ record: [String: Any]) -> PixelRect? {
+        (record["box"] as? [Int]).map { PixelRect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
+    }
+
+    func testDetectPrintsEachFace() throws {
+        let run = try CLIRunner.run(["detect", "--json", frames.appendingPathComponent("frame0.png").path, frames.appendingPathComponent("frame1.png").path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdoutLines.map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let found = (lines[0]?["faces"] as? [[String: Any]])?.compactMap { ($0["box"] as? [Int]).map { PixelRect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) } }
+        XCTAssertEqual(found?.count, 2, run.stdout)
+        for face in placed { XCTAssert(found?.contains { $0.overlap(with: face) >= 0.3 } == true, "\(face) not in \(found ?? [])") }
+        XCTAssertEqual((lines[1]?["faces"] as? [Any])?.count, 0)
+    }
+
+    func testReplayWritesARecordPerFaceAndSaysWhenThereIsNone() throws {
+        let output = folder.appendingPathComponent("faces.jsonl")
+        let run = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--output", output.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let all = try records(output)
+        let first = all.filter { $0["frame"] as? Int == 0 }, second = all.filter { $0["frame"] as? Int == 1 }
+        XCTAssertEqual(first.count, 2)
+        XCTAssertEqual(Set(first.compactMap { $0["face"] as? Int }), [0, 1])
+        XCTAssertEqual(first.compactMap { $0["faces"] as? Int }, [2, 2])
+        for face in placed {
+            XCTAssert(first.contains { box($0).map { $0.overlap(with: face) >= 0.3 } ?? false }, "\(face) not classified")
+        }
+        XCTAssertEqual(second.count, 1)
+        XCTAssertEqual(second.first?["faces"] as? Int, 0)
+        XCTAssert(second.first?["label"] is NSNull, "no made-up label: \(second)")
+        XCTAssert(run.stderr.contains("detect"), "the detect stage is in the summary")
+    }
+
+    func testBrokenCascadeFallsBackToTheCenterWithAWarning() throws {
+        let broken = folder.appendingPathComponent("broken.xml")
+        try "<opencv_storage><cascade><stageType>BOOST</stageType>".write(to: broken, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent("center.jsonl")
+        let run = try CLIRunner.run(["replay", frames.path, "--headless", "--model", model, "--cascade", broken.path, "--output", output.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssert(run.stderr.contains("warning: \(broken.path): not well-formed XML") && run.stderr.contains("center square"), run.stderr)
+        XCTAssertEqual(try records(output).compactMap { $0["face"] as? Int }, [0, 0], "one center crop per frame")
+        let detect = try CLIRunner.run(["detect", "--cascade", broken.path, frames.appendingPathComponent("frame0.png").path])
+        XCTAssertEqual(detect.status, 1)
+        XCTAssertEqual(detect.errorLines, ["fer-live: \(broken.path): not well-formed XML: the file ends inside <cascade> (truncated?)"])
+    }
+
+    func testWindowShowsEveryFaceWithItsOwnBars() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/xvfb-run"), "xvfb-run is not installed: skipping")
+        let shot = folder.appendingPathComponent("faces.png"), output = folder.appendingPathComponent("window.jsonl")
+        let run = try CLIRunner.run(["-a", "-s", "-screen 0 1280x1024x24", CLIRunner.binary.path, "replay", frames.path, "--model", model,
+                                     "--screenshot", shot.path, "--frames", "1", "--output", output.path], executable: "/usr/bin/xvfb-run")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let image = try ImageDecoder.decode(contentsOf: shot.path)
+        let layout = OverlayLayout(frameWidth: 640, frameHeight: 480, classCount: 7, faceSlots: 3)
+        XCTAssertEqual([image.width, image.height], [layout.canvasWidth, layout.canvasHeight])
+        func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(image.pixels[((y * image.width + x) * 3)...].prefix(3)) }
+        let faces = try records(output).filter { $0["frame"] as? Int == 0 }.sorted { ($0["face"] as! Int) < ($1["face"] as! Int) }
+        XCTAssertEqual(faces.count, 2)
+        for (slot, record) in faces.enumerated() {
+            let outline = layout.onCanvas(try XCTUnwrap(box(record)))
+            XCTAssertEqual(pixel(outline.x, outline.y + outline.height / 2), [OverlayColors.box.0, OverlayColors.box.1, OverlayColors.box.2])
+            let probabilities = try XCTUnwrap(record["probabilities"] as? [String: Double])
+            for (index, name) in ModelMetadata.fer2013ClassNames.enumerated() {
+                let track = layout.track(index, slot: slot), y = track.y + track.height / 2
+                var length = 0
+                while length < track.width, pixel(track.x + length, y) != [OverlayColors.track.0, OverlayColors.track.1, OverlayColors.track.2] {
+                    length += 1
+                }
+                XCTAssertEqual(Double(length), probabilities[name]! * Double(track.width), accuracy: 2, "face \(slot) \(name)")
+            }
+        }
+    }
+}
