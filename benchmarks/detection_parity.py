@@ -24,12 +24,12 @@ import numpy as np
 from PIL import Image
 
 
-def compose(data, count, folder, seed=0):
-    """Writes frame{i}.png and truth.json (the placed faces' boxes per frame)."""
+def compose(data, count, folder, seed=0, split="test"):
+    """Writes frame{i}.png and truth.json (per frame, the placed faces' boxes and class folders)."""
     faces = []
-    for label in sorted(os.listdir(os.path.join(data, "test"))):
-        folder_path = os.path.join(data, "test", label)
-        faces += [os.path.join(folder_path, n) for n in sorted(os.listdir(folder_path))]
+    for label in sorted(os.listdir(os.path.join(data, split))):
+        folder_path = os.path.join(data, split, label)
+        faces += [(os.path.join(folder_path, n), label) for n in sorted(os.listdir(folder_path))]
     rng = np.random.default_rng(seed)
     truth = {}
     for i in range(count):
@@ -42,15 +42,16 @@ def compose(data, count, folder, seed=0):
             for _attempt in range(50):
                 size = int(rng.integers(80, 201))
                 x, y = int(rng.integers(0, 640 - size)), int(rng.integers(0, 480 - size))
-                if all(x + size <= bx or bx + bs <= x or y + size <= by or by + bs <= y for bx, by, bs in boxes):
+                if all(x + size <= bx or bx + bs <= x or y + size <= by or by + bs <= y for bx, by, bs, _ in boxes):
                     break
             else:
                 continue
-            face = Image.open(faces[int(rng.integers(0, len(faces)))]).convert("L").resize((size, size), Image.BILINEAR)
+            path, label = faces[int(rng.integers(0, len(faces)))]
+            face = Image.open(path).convert("L").resize((size, size), Image.BILINEAR)
             frame[y:y + size, x:x + size] = np.asarray(face)
-            boxes.append((x, y, size))
+            boxes.append((x, y, size, label))
         Image.fromarray(frame, "L").save(os.path.join(folder, f"frame{i}.png"))
-        truth[f"frame{i}.png"] = [[x, y, s, s] for x, y, s in boxes]
+        truth[f"frame{i}.png"] = [{"box": [x, y, s, s], "label": label} for x, y, s, label in boxes]
     with open(os.path.join(folder, "truth.json"), "w") as f:
         json.dump(truth, f)
     return truth
@@ -117,6 +118,7 @@ def main():
         a, b = ours[name], opencv[name]
         if len(a) == len(b) and matched(a, b, 0.9) == len(b):
             same += 1
+    truth = {n: [face["box"] for face in truth[n]] for n in names}
     placed = sum(len(truth[n]) for n in names)
     print(f"{args.frames} frames, {placed} faces, in {folder}")
     print(f"parity: {same}/{args.frames} frames ({100.0 * same / args.frames:.1f}%) with the same faces (IoU >= 0.9)")

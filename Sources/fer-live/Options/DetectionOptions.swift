@@ -26,7 +26,7 @@ struct DetectionOptions: ParsableArguments {
 
     func validate() throws {
         guard scaleFactor > 1 else { throw ValidationError("--scale-factor must be above 1") }
-        guard margin >= 0, margin <= 1 else { throw ValidationError("--margin takes a fraction from 0 to 1") }
+        guard margin >= -0.3, margin <= 1 else { throw ValidationError("--margin takes a fraction from -0.3 (shrink) to 1") }
         guard searchWidth >= 0, maxFaces > 0 else { throw ValidationError("--search-width must be >= 0 and --max-faces positive") }
         guard minNeighbors >= 0, minFace > 0 else { throw ValidationError("--min-neighbors must be >= 0 and --min-face positive") }
     }
@@ -35,8 +35,8 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "face: find the faces (cascade) and classify each; center: the frame's center square. Default face, or center with a warning when no cascade can be read.")
     var crop: Crop = .face
 
-    @Option(help: "Grow each face's square by this fraction of its side on every side, for FER2013-like framing.")
-    var margin = 0.1
+    @Option(help: "Grow (or, negative, shrink) each face's square by this fraction of its side on every side. 0, the cascade's own box, classified FER2013 validation faces best (benchmarks/face_margin.py).")
+    var margin = 0.0
 
     @Option(help: ArgumentHelp("Search frames wider than this downscaled to it (0: full size).", valueName: "pixels"))
     var searchWidth = 320
