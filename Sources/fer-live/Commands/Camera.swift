@@ -31,7 +31,7 @@ struct Camera: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var runOptions: RunOptions
-    @OptionGroup(title: "Face detection") var detection: DetectionOptions
+    @OptionGroup(title: "Faces") var faces: FaceOptions
 
     @Option(help: .hidden) var simulateFrames: String?
     @Option(help: .hidden) var simulateUnplugAfter: Int?
@@ -56,7 +56,7 @@ struct Camera: ParsableCommand {
             let camera = try CameraSource(settings: settings, system: try simulatedCamera(width: width, height: height) ?? LibV4L2System())
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")
-            try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: detection.locator(), policy: .latestOnly, pacing: .live,
+            try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: faces.locator(), policy: .latestOnly, pacing: .live,
                         frameSize: (camera.format.width, camera.format.height),
                         heading: { frames, _ in "captured \(frames) frames from \(device) (\(camera.format))" }).run()
         }

@@ -3,11 +3,6 @@ import FERVision
 
 /// The face search's settings, shared by every command that finds faces.
 struct DetectionOptions: ParsableArguments {
-    /// Where the classified square comes from.
-    enum Crop: String, ExpressibleByArgument, CaseIterable {
-        case face, center
-    }
-
     @Option(help: ArgumentHelp("Cascade XML file (default: $FER_LIVE_CASCADE, else OpenCV's haarcascade_frontalface_default.xml from opencv-data).",
                                valueName: "file"))
     var cascade: String?
@@ -26,10 +21,30 @@ struct DetectionOptions: ParsableArguments {
 
     func validate() throws {
         guard scaleFactor > 1 else { throw ValidationError("--scale-factor must be above 1") }
-        guard margin >= -0.3, margin <= 1 else { throw ValidationError("--margin takes a fraction from -0.3 (shrink) to 1") }
-        guard searchWidth >= 0, maxFaces > 0 else { throw ValidationError("--search-width must be >= 0 and --max-faces positive") }
         guard minNeighbors >= 0, minFace > 0 else { throw ValidationError("--min-neighbors must be >= 0 and --min-face positive") }
     }
+
+    var parameters: DetectionParameters {
+        DetectionParameters(scaleFactor: scaleFactor, minNeighbors: minNeighbors, minSize: minFace, maxSize: maxFace)
+    }
+
+    /// The cascade named or found; a missing one is an error naming where it was looked for.
+    func loadDetector() throws -> CascadeDetector {
+        guard let path = cascade ?? CascadeLocator.locate() else {
+            throw CommandFailure("no face cascade found: install opencv-data (sudo apt-get install opencv-data) or pass --cascade FILE")
+        }
+        return try CascadeDetector(contentsOf: path)
+    }
+}
+
+/// How a stream (camera, replay) finds the faces it classifies.
+struct FaceOptions: ParsableArguments {
+    /// Where the classified square comes from.
+    enum Crop: String, ExpressibleByArgument, CaseIterable {
+        case face, center
+    }
+
+    @OptionGroup var detection: DetectionOptions
 
     /// The square(s) classified in each frame of a stream.
     @Option(help: "face: find the faces (cascade) and classify each; center: the frame's center square. Default face, or center with a warning when no cascade can be read.")
@@ -44,16 +59,9 @@ struct DetectionOptions: ParsableArguments {
     @Option(help: "Most faces classified per frame (the largest first).")
     var maxFaces = 3
 
-    var parameters: DetectionParameters {
-        DetectionParameters(scaleFactor: scaleFactor, minNeighbors: minNeighbors, minSize: minFace, maxSize: maxFace)
-    }
-
-    /// The cascade named or found; a missing one is an error naming where it was looked for.
-    func loadDetector() throws -> CascadeDetector {
-        guard let path = cascade ?? CascadeLocator.locate() else {
-            throw CommandFailure("no face cascade found: install opencv-data (sudo apt-get install opencv-data) or pass --cascade FILE")
-        }
-        return try CascadeDetector(contentsOf: path)
+    func validate() throws {
+        guard margin >= -0.3, margin <= 1 else { throw ValidationError("--margin takes a fraction from -0.3 (shrink) to 1") }
+        guard searchWidth >= 0, maxFaces > 0 else { throw ValidationError("--search-width must be >= 0 and --max-faces positive") }
     }
 
     /// Where a stream's faces come from: found and tracked faces, or the center square when asked for
@@ -61,7 +69,7 @@ struct DetectionOptions: ParsableArguments {
     func locator() -> (locator: FaceLocator, faceSlots: Int) {
         guard crop == .face else { return (CenterCropLocator(), 1) }
         do {
-            let finder = FaceFinder(detector: try loadDetector(), parameters: parameters, searchWidth: searchWidth == 0 ? nil : searchWidth)
+            let finder = FaceFinder(detector: try detection.loadDetector(), parameters: detection.parameters, searchWidth: searchWidth == 0 ? nil : searchWidth)
             return (CascadeFaceLocator(finder: finder, margin: margin, maximumFaces: maxFaces), maxFaces)
         } catch {
             Terminal.error("warning: \(error); classifying the center square instead (--crop center)")
