@@ -59,6 +59,29 @@ final class FramePipelineTests: XCTestCase {
         XCTAssert(sink.finished)
     }
 
+    /// A face locator that takes `delay` seconds per frame (a slow detector).
+    final class SlowLocator: FaceLocator {
+        let delay: Double
+        init(delay: Double) { self.delay = delay }
+        func locate(in image: ByteImage) -> [(index: Int, box: PixelRect)] {
+            usleep(UInt32(delay * 1e6))
+            return [(0, PixelRect.centerSquare(width: image.width, height: image.height))]
+        }
+    }
+
+    func testLatestOnlyDropsFramesASlowDetectorCannotTake() throws {
+        let classifier = classifier(), sink = CollectingSink()
+        // 100 frames at 200 fps into a detector that manages 40 fps: no queue may build up in front of it.
+        let pipeline = FramePipeline(source: SyntheticSource(count: 100, interval: 0.005), classifier: classifier,
+                                     locator: SlowLocator(delay: 0.025), sinks: [sink], policy: .latestOnly, pacing: .realTime)
+        let summary = try pipeline.run()
+        XCTAssertGreaterThan(summary.latency.dropped, 50)
+        XCTAssertEqual(sink.results.count + summary.latency.dropped, 100, "every frame is delivered or counted as dropped")
+        XCTAssertEqual(sink.results.map(\.frame.sequence), sink.results.map(\.frame.sequence).sorted())
+        let worst = sink.results.map { $0.times.delivered - $0.times.captured }.max()!
+        XCTAssertLessThan(worst, 0.2, "latency grew to \(worst) s: frames queued in front of the detector")
+    }
+
     func testLosslessDeliversEveryFrameInOrder() throws {
         let classifier = classifier(), sink = CollectingSink()
         let pipeline = FramePipeline(source: SyntheticSource(count: 60, interval: 0.005), classifier: classifier, sinks: [sink],

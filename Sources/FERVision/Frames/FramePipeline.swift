@@ -94,6 +94,9 @@ public final class FramePipeline {
     private let group = DispatchGroup()
     private let lock = NSLock()
     private var pending: [PendingFrame] = []
+    /// Live: the newest captured frame not yet taken by face detection, and whether a drain is scheduled.
+    private var waitingForPreprocess: (Frame, FrameTimes)?
+    private var preprocessScheduled = false
     private var stopRequested = false
     private var isPaused = false
     private var sinkError: Error?
@@ -194,13 +197,10 @@ public final class FramePipeline {
             var captured = FrameTimes(captured: due)
             captured.dequeued = clock()
             group.enter()
-            preprocessQueue.async { [self, captured] in
-                var times = captured
-                let faces = locator.locate(in: frame.image)
-                times.located = clock()
-                let inputs = faces.map { preprocessor.input(for: frame.image, crop: $0.box) ?? [Float](repeating: 0, count: preprocessor.inputLength) }
-                times.preprocessed = clock()
-                enqueue(PendingFrame(frame: frame, faces: faces, inputs: inputs, times: times), slots: slots)
+            if policy == .latestOnly {
+                handOverLatest(frame, captured, slots: slots)
+            } else {
+                preprocessQueue.async { [self, captured] in preprocess(frame, captured, slots: slots) }
             }
         }
         group.wait()
@@ -210,6 +210,42 @@ public final class FramePipeline {
         }
         if let error = sinkError ?? finishError { throw error }
         return Summary(latency: latency, skipped: source.skipped, stoppedEarly: stopRequested, sourceError: sourceError)
+    }
+
+    /// Finds the faces and makes the network's inputs, then hands the frame to inference.
+    private func preprocess(_ frame: Frame, _ captured: FrameTimes, slots: DispatchSemaphore) {
+        var times = captured
+        let faces = locator.locate(in: frame.image)
+        times.located = clock()
+        let inputs = faces.map { preprocessor.input(for: frame.image, crop: $0.box) ?? [Float](repeating: 0, count: preprocessor.inputLength) }
+        times.preprocessed = clock()
+        enqueue(PendingFrame(frame: frame, faces: faces, inputs: inputs, times: times), slots: slots)
+    }
+
+    /// Live: a frame waits for face detection in a single slot, and a newer frame replaces it (counted as
+    /// dropped), so a slow detector never builds a queue.
+    private func handOverLatest(_ frame: Frame, _ captured: FrameTimes, slots: DispatchSemaphore) {
+        lock.lock()
+        let replaced = waitingForPreprocess != nil
+        waitingForPreprocess = (frame, captured)
+        let schedule = !preprocessScheduled
+        preprocessScheduled = true
+        lock.unlock()
+        if replaced { sinkQueue.async { [self] in latency.dropped += 1; group.leave() } }
+        guard schedule else { return }
+        preprocessQueue.async { [self] in
+            while true {
+                lock.lock()
+                guard let (frame, captured) = waitingForPreprocess else {
+                    preprocessScheduled = false
+                    lock.unlock()
+                    return
+                }
+                waitingForPreprocess = nil
+                lock.unlock()
+                preprocess(frame, captured, slots: slots)
+            }
+        }
     }
 
     /// Hands a preprocessed frame to inference, applying the policy.
