@@ -5,7 +5,8 @@ Run by hand from the repository root after `swift build -c release`, with Pillow
     python benchmarks/replay_speed.py [--frames 300] [--data ../shared/data/fer2013]
 
 Reports frames/s with --as-fast-as-possible at batch 1 and 16, and end-to-end latency p50/p99 at
---fps 30 (real-time pacing), from fer-live's own latency report. With xvfb-run installed, the --fps 30
+--fps 30 (real-time pacing), from fer-live's own latency report, with face detection (the default)
+and, for comparison, with the center crop. With xvfb-run installed, the --fps 30
 run is repeated in the window on a virtual display: render is the time from results to the frame on
 screen, and end to end then runs up to the present.
 """
@@ -54,18 +55,20 @@ def main():
     folder = tempfile.mkdtemp(prefix="fer-replay-bench-")
     make_frames(args.data, args.frames, folder)
     print(f"{args.frames} frames of 640x480 in {folder}\n")
-    print("| run | frames/s | end-to-end p50 ms | end-to-end p99 ms | inference p50 ms | render p50 ms | render p99 ms | dropped |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    runs = [("--as-fast-as-possible --batch 1", ["--as-fast-as-possible", "--batch", "1"], False),
+    print("| run | frames/s | end-to-end p50 ms | end-to-end p99 ms | detect p50 ms | detect p99 ms | inference p50 ms | render p50 ms | render p99 ms | dropped |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    runs = [("--fps 30 --crop center (no detection)", ["--fps", "30", "--crop", "center"], False),
+            ("--as-fast-as-possible --batch 1", ["--as-fast-as-possible", "--batch", "1"], False),
             ("--as-fast-as-possible --batch 16", ["--as-fast-as-possible", "--batch", "16"], False),
             ("--fps 30", ["--fps", "30"], False)]
     if shutil.which("xvfb-run"):
         runs.append(("--fps 30, window (Xvfb)", ["--fps", "30"], True))
     for name, extra, window in runs:
         r = replay(args.binary, folder, extra, window)
-        e, inf, render = r["end_to_end"], r["inference"], r["render"]
+        e, inf, render, detect = r["end_to_end"], r["inference"], r["render"], r["detect"]
         shown = f"{render['p50_ms']:.2f} | {render['p99_ms']:.2f}" if render["count"] else "- | -"
-        print(f"| {name} | {r['fps']:.1f} | {e['p50_ms']:.2f} | {e['p99_ms']:.2f} | {inf['p50_ms']:.2f} | {shown} | {r['dropped']} |")
+        print(f"| {name} | {r['fps']:.1f} | {e['p50_ms']:.2f} | {e['p99_ms']:.2f} | {detect['p50_ms']:.2f} | {detect['p99_ms']:.2f} "
+              f"| {inf['p50_ms']:.2f} | {shown} | {r['dropped']} |")
 
 
 if __name__ == "__main__":
