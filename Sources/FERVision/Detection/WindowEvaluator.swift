@@ -40,90 +40,83 @@ struct WindowEvaluator {
     /// first); -1 for a flat window, which Haar features cannot judge.
     func evaluate(x: Int, y: Int) -> Int {
         let base = y * integral.stride + x
-        if cascade.featureType == .lbp { return lbp(base) }
+        return integral.sums.withUnsafeBufferPointer { sums in
+            offsets.withUnsafeBufferPointer { offsets in
+                let window = sums.baseAddress! + base
+                if cascade.featureType == .lbp {
+                    return cascade.subsets.withUnsafeBufferPointer { subsets in
+                        runStages { at, split in
+                            let c = Self.lbpCode(window, offsets.baseAddress! + 16 * Int(split.feature))
+                            return subsets[8 * at + (c >> 5)] & Int32(bitPattern: UInt32(1) << UInt32(c & 31)) != 0
+                        }
+                    }
+                }
+                guard let norm = varianceNorm(base) else { return -1 }
+                return weights.withUnsafeBufferPointer { weights in
+                    runStages { _, split in
+                        let f = Int(split.feature)
+                        func rectangle(_ o: Int) -> Int32 {
+                            window[offsets[o]] &- window[offsets[o + 1]] &- window[offsets[o + 2]] &+ window[offsets[o + 3]]
+                        }
+                        var value = weights[3 * f] * Float(rectangle(12 * f)) + weights[3 * f + 1] * Float(rectangle(12 * f + 4))
+                        if weights[3 * f + 2] != 0 { value += weights[3 * f + 2] * Float(rectangle(12 * f + 8)) }
+                        return value * norm < split.threshold
+                    }
+                }
+            }
+        }
+    }
+
+    /// OpenCV's Haar normalization: 1 / (area x standard deviation) of the inset window, or nil for a
+    /// window too flat to judge.
+    private func varianceNorm(_ base: Int) -> Float? {
         let (n0, n1, n2, n3) = normCorners
         let sum = integral.sums[base + n0] &- integral.sums[base + n1] &- integral.sums[base + n2] &+ integral.sums[base + n3]
         let squares = integral.squares[base + n0] &- integral.squares[base + n1] &- integral.squares[base + n2] &+ integral.squares[base + n3]
-        var spread = normArea * Double(squares) - Double(sum) * Double(sum)
-        guard spread > 0 else { return -1 }
-        spread = spread.squareRoot()
-        let norm = Float(1 / spread)
-        guard normArea * Double(norm) < 0.1 else { return -1 }
-        return haar(base, norm: norm)
+        let spread = normArea * Double(squares) - Double(sum) * Double(sum)
+        guard spread > 0 else { return nil }
+        let norm = Float(1 / spread.squareRoot())
+        return normArea * Double(norm) < 0.1 ? norm : nil
     }
 
-    private func haar(_ base: Int, norm: Float) -> Int {
+    /// Walks every stage's trees, each split going left when `goesLeft(node index, node)`; stage sums
+    /// in Double, as OpenCV's.
+    private func runStages(_ goesLeft: (Int, Cascade.Node) -> Bool) -> Int {
         cascade.nodes.withUnsafeBufferPointer { nodes in
-        cascade.leaves.withUnsafeBufferPointer { leaves in
-        integral.sums.withUnsafeBufferPointer { sums in
-        offsets.withUnsafeBufferPointer { offsets in
-        weights.withUnsafeBufferPointer { weights in
-            let window = sums.baseAddress! + base
-            func rectangle(_ o: Int) -> Int32 {
-                window[offsets[o]] &- window[offsets[o + 1]] &- window[offsets[o + 2]] &+ window[offsets[o + 3]]
-            }
-            func feature(_ f: Int) -> Float {
-                var value = weights[3 * f] * Float(rectangle(12 * f)) + weights[3 * f + 1] * Float(rectangle(12 * f + 4))
-                if weights[3 * f + 2] != 0 { value += weights[3 * f + 2] * Float(rectangle(12 * f + 8)) }
-                return value * norm
-            }
-            for (index, stage) in cascade.stages.enumerated() {
-                var total = 0.0
-                for t in stage.firstTree..<(stage.firstTree + stage.treeCount) {
-                    let tree = cascade.trees[t]
-                    var node = 0
-                    repeat {
-                        let split = nodes[tree.firstNode + node]
-                        node = Int(feature(Int(split.feature)) < split.threshold ? split.left : split.right)
-                    } while node > 0
-                    total += Double(leaves[tree.firstLeaf - node])
+            cascade.leaves.withUnsafeBufferPointer { leaves in
+                for (index, stage) in cascade.stages.enumerated() {
+                    var total = 0.0
+                    for t in stage.firstTree..<(stage.firstTree + stage.treeCount) {
+                        let tree = cascade.trees[t]
+                        var node = 0
+                        repeat {
+                            let at = tree.firstNode + node
+                            node = Int(goesLeft(at, nodes[at]) ? nodes[at].left : nodes[at].right)
+                        } while node > 0
+                        total += Double(leaves[tree.firstLeaf - node])
+                    }
+                    if total < Double(stage.threshold) { return -index }
                 }
-                if total < Double(stage.threshold) { return -index }
+                return 1
             }
-            return 1
-        }}}}}
+        }
     }
 
-    private func lbp(_ base: Int) -> Int {
-        cascade.nodes.withUnsafeBufferPointer { nodes in
-        cascade.leaves.withUnsafeBufferPointer { leaves in
-        cascade.subsets.withUnsafeBufferPointer { subsets in
-        integral.sums.withUnsafeBufferPointer { sums in
-        offsets.withUnsafeBufferPointer { offsets in
-            let window = sums.baseAddress! + base
-            func code(_ f: Int) -> Int {
-                let o = 16 * f
-                func p(_ i: Int) -> Int32 { window[offsets[o + i]] }
-                func block(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Int32 { p(a) &- p(b) &- p(c) &+ p(d) }
-                let center = block(5, 6, 9, 10)
-                var bits = 0
-                if block(0, 1, 4, 5) >= center { bits |= 128 }
-                if block(1, 2, 5, 6) >= center { bits |= 64 }
-                if block(2, 3, 6, 7) >= center { bits |= 32 }
-                if block(6, 7, 10, 11) >= center { bits |= 16 }
-                if block(10, 11, 14, 15) >= center { bits |= 8 }
-                if block(9, 10, 13, 14) >= center { bits |= 4 }
-                if block(8, 9, 12, 13) >= center { bits |= 2 }
-                if block(4, 5, 8, 9) >= center { bits |= 1 }
-                return bits
-            }
-            for (index, stage) in cascade.stages.enumerated() {
-                var total = 0.0
-                for t in stage.firstTree..<(stage.firstTree + stage.treeCount) {
-                    let tree = cascade.trees[t]
-                    var node = 0
-                    repeat {
-                        let at = tree.firstNode + node
-                        let split = nodes[at]
-                        let c = code(Int(split.feature))
-                        let inSubset = subsets[8 * at + (c >> 5)] & Int32(bitPattern: UInt32(1) << UInt32(c & 31)) != 0
-                        node = Int(inSubset ? split.left : split.right)
-                    } while node > 0
-                    total += Double(leaves[tree.firstLeaf - node])
-                }
-                if total < Double(stage.threshold) { return -index }
-            }
-            return 1
-        }}}}}
+    /// The 8-bit local binary pattern of a 3x3 grid of blocks: each outer block's sum against the center's.
+    private static func lbpCode(_ window: UnsafePointer<Int32>, _ corners: UnsafePointer<Int>) -> Int {
+        func block(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Int32 {
+            window[corners[a]] &- window[corners[b]] &- window[corners[c]] &+ window[corners[d]]
+        }
+        let center = block(5, 6, 9, 10)
+        var bits = 0
+        if block(0, 1, 4, 5) >= center { bits |= 128 }
+        if block(1, 2, 5, 6) >= center { bits |= 64 }
+        if block(2, 3, 6, 7) >= center { bits |= 32 }
+        if block(6, 7, 10, 11) >= center { bits |= 16 }
+        if block(10, 11, 14, 15) >= center { bits |= 8 }
+        if block(9, 10, 13, 14) >= center { bits |= 4 }
+        if block(8, 9, 12, 13) >= center { bits |= 2 }
+        if block(4, 5, 8, 9) >= center { bits |= 1 }
+        return bits
     }
 }
