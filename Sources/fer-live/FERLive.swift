@@ -9,7 +9,8 @@ struct FERLive: ParsableCommand {
         abstract: "Recognize facial expressions (angry, disgust, fear, happy, sad, surprise, neutral) with a ResNet9.",
         discussion: """
             Start with `fer-live camera` (the webcam, live, in a window) or `fer-live replay DIR` (recorded frames).
-            Each image is cut to its center square, scaled to 48x48 grayscale and classified by a ResNet9.
+            Faces are found with OpenCV's cascades (opencv-data), each scaled to 48x48 grayscale and classified
+            by a ResNet9; `classify` takes face images and uses their center square.
             Without --model, the installed model is used: $\(DefaultModel.environmentVariable) if set, else \
             models/\(DefaultModel.fileName) in the current directory or beside the executable.
             """,

@@ -10,10 +10,12 @@ struct Replay: ParsableCommand {
             Frames (PNG, JPEG, PGM, PPM) play in natural order (frame2 before frame10), paced by the \
             recorded timestamps.csv if there is one, else by --fps; --as-fast-as-possible measures throughput. \
             Every frame is classified (lossless, in order; --batch lets inference batch frames that queue up). \
-            The window shows each frame with the crop box, the emotion and a bar per class; keys: q or Esc \
-            quits, space pauses, s saves a screenshot, r starts or stops recording. --output writes one record \
-            per frame: JSON Lines (frame, file, timestamp, box, label, confidence, probabilities, latency_ms) or \
-            CSV for a .csv name. The end-of-run summary shows per-stage latency (p50/p90/p99/max), fps and \
+            Faces are found in every frame and tracked (see the Faces options; --crop center classifies the \
+            center square instead). The window shows each frame with a box per face, and per face the emotion \
+            and a bar per class; keys: q or Esc quits, space pauses, s saves a screenshot, r starts or stops \
+            recording. --output writes one record per face: JSON Lines (frame, file, timestamp, faces, face, \
+            box, label, confidence, probabilities, latency_ms; a frame without a face gets one record with \
+            faces 0 and null face fields) or CSV for a .csv name. The end-of-run summary shows per-stage latency (p50/p90/p99/max), fps and \
             dropped frames. Ctrl-C stops cleanly: outputs stay valid and complete.
 
             Example: fer-live replay recordings/session1 --headless --output session1.jsonl --latency-report latency.json
