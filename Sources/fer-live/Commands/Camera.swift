@@ -8,8 +8,9 @@ struct Camera: ParsableCommand {
         abstract: "Recognize expressions live from a webcam (Video4Linux), in a window or headless.",
         discussion: """
             Captures through libv4l2, which converts whatever the camera sends (MJPEG, YUYV, ...) to the \
-            grayscale the network reads. The window shows the frame, the crop box, the emotion with its \
-            confidence, a bar per class and fps, inference time, latency and dropped frames; keys: q or Esc \
+            grayscale the network reads. Faces are found and tracked in every frame (see the Faces options). \
+            The window shows the frame, a box per face, each face's emotion with its confidence and a bar \
+            per class, and fps, inference time, latency and dropped frames; keys: q or Esc \
             quits, space pauses, s saves a screenshot, r starts or stops recording (replay it later with \
             `fer-live replay`). When inference falls behind, the newest frame wins and the others count as \
             dropped, so what you see is never stale. `fer-live devices` lists the cameras.
