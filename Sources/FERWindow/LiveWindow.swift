@@ -53,6 +53,8 @@ public final class LiveWindow: FrameDisplay {
     private var layout: OverlayLayout
     private let lock = NSLock()
     private var pending: Job?
+    /// Signalled when a frame waits (or the run ended), to wake the main loop.
+    private let frameWaiting = DispatchSemaphore(value: 0)
     private var closed = false
     private var last: FrameResult?
     private var hud = HUDState()
@@ -83,10 +85,10 @@ public final class LiveWindow: FrameDisplay {
     /// has returned. Keys act through `controls`.
     public func run(controls: WindowControls, work: @escaping () -> Void) {
         let finished = DispatchSemaphore(value: 0)
-        let thread = Thread {
+        let thread = Thread { [frameWaiting] in
             work()
             finished.signal()
-            SDLWindow.wake()
+            frameWaiting.signal()
         }
         thread.stackSize = 16 << 20
         thread.start()
@@ -98,7 +100,9 @@ public final class LiveWindow: FrameDisplay {
             controls.stop()
         }
         while finished.wait(timeout: .now()) == .timedOut {
-            for input in window.waitForInput(timeout: 0.05) {
+            // A frame wakes the loop at once; without frames, keys are read every 10 ms.
+            _ = frameWaiting.wait(timeout: .now() + 0.01)
+            for input in window.pendingInput() {
                 switch input {
                 case .quit: quit()
                 case .togglePause:
@@ -138,7 +142,7 @@ public final class LiveWindow: FrameDisplay {
         }
         pending = job
         lock.unlock()
-        SDLWindow.wake()
+        frameWaiting.signal()
         job.done.wait()
         return job.presentedAt
     }

@@ -19,9 +19,6 @@ final class SDLWindow {
     private var textCache: [String: (texture: OpaquePointer, width: Int32, height: Int32)] = [:]
     private(set) var width: Int, height: Int
 
-    /// The event type that wakes the main loop when a frame is waiting.
-    static let wakeEvent = SDL_USEREVENT.rawValue
-
     /// Opens a window of `width` x `height` canvas pixels. `fontPath` nil draws no text.
     init(title: String, width: Int, height: Int, fontPath: String?) throws(WindowError) {
         // Without a display SDL falls back to an invisible offscreen driver: say so instead of showing nothing.
@@ -180,12 +177,11 @@ final class SDLWindow {
 
     // MARK: Events
 
-    /// Waits up to `timeout` seconds for events and returns what the user asked for.
-    func waitForInput(timeout: Double) -> [Input] {
+    /// What the user asked for since the last call (does not wait).
+    func pendingInput() -> [Input] {
         var inputs: [Input] = []
         var event = SDL_Event()
-        guard SDL_WaitEventTimeout(&event, Int32(timeout * 1000)) == 1 else { return inputs }
-        repeat {
+        while SDL_PollEvent(&event) == 1 {
             switch event.type {
             case SDL_QUIT.rawValue: inputs.append(.quit)
             case SDL_WINDOWEVENT.rawValue: inputs.append(.exposed)
@@ -199,15 +195,8 @@ final class SDLWindow {
                 }
             default: break
             }
-        } while SDL_PollEvent(&event) == 1
+        }
         return inputs
-    }
-
-    /// Wakes `waitForInput` from another thread (SDL_PushEvent is thread-safe).
-    static func wake() {
-        var event = SDL_Event()
-        event.type = wakeEvent
-        _ = SDL_PushEvent(&event)
     }
 
     // MARK: Private

@@ -36,6 +36,27 @@ final class FaceDetectionTests: XCTestCase {
         }
     }
 
+    /// Searching only near last frame's faces finds the faces the full search finds, at a fraction of the cost.
+    func testSearchNearKnownFacesFindsThemAgain() throws {
+        let finder = FaceFinder(detector: try detectorOrSkip())
+        let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
+        var full = 0, near = 0, fullTime = 0.0, nearTime = 0.0
+        for scene in FaceScenes.compose(count: 40, from: test, seed: 21) {
+            var start = FramePipeline.monotonicSeconds()
+            let everywhere = finder.faces(in: scene.image)
+            fullTime += FramePipeline.monotonicSeconds() - start
+            // Last frame's boxes: this frame's, moved a little, as a face does between frames.
+            let previous = everywhere.map { PixelRect(x: $0.x + 6, y: $0.y - 4, width: $0.width, height: $0.height) }
+            start = FramePipeline.monotonicSeconds()
+            let again = finder.faces(in: scene.image, near: previous)
+            nearTime += FramePipeline.monotonicSeconds() - start
+            full += everywhere.count
+            near += FaceScenes.matches(again, everywhere, threshold: 0.5)
+        }
+        print("near search: found \(near) of \(full) faces again; \(nearTime / fullTime) of the full search's time")
+        XCTAssertGreaterThanOrEqual(Double(near), 0.9 * Double(full))
+    }
+
     /// The LBP path (local binary patterns, category subsets) on the same kind of frames.
     func testLBPCascadeFindsFacesToo() throws {
         let haar = try XCTUnwrap(CascadeLocator.locate() ?? nil, "no face cascade (apt-get install opencv-data)")

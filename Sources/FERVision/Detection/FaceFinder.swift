@@ -33,6 +33,40 @@ public struct FaceFinder: Sendable {
         return ordered(boxes)
     }
 
+    /// Searches only around faces seen in the last frame: a region twice each face's size, at face sizes
+    /// from 0.7x to 1.4x of it, the region scaled so the face is about 60 pixels. A few hundred windows
+    /// instead of tens of thousands; new faces elsewhere wait for the next full search.
+    public func faces(in image: ByteImage, near previous: [PixelRect]) -> [PixelRect] {
+        let gray = image.grayscale()
+        var found: [PixelRect] = []
+        for box in previous {
+            let side = max(box.width, box.height)
+            let region = PixelRect(x: box.x - side / 2, y: box.y - side / 2, width: 2 * side, height: 2 * side)
+                .clamped(toWidth: gray.width, height: gray.height)
+            guard region.width >= detector.cascade.windowWidth, region.height >= detector.cascade.windowHeight else { continue }
+            let factor = max(1, Double(side) / 60)
+            let width = max(1, Int((Double(region.width) / factor).rounded())), height = max(1, Int((Double(region.height) / factor).rounded()))
+            var pixels = [UInt8](repeating: 0, count: region.width * region.height)
+            for y in 0..<region.height {
+                for x in 0..<region.width { pixels[y * region.width + x] = gray.pixels[(region.y + y) * gray.width + region.x + x] }
+            }
+            let crop = ByteImage(width: region.width, height: region.height, pixels: pixels)
+            let small = ByteImage(width: width, height: height, pixels: LinearResize.resize(crop, width: width, height: height))
+            var near = parameters
+            near.minSize = Int(0.7 * Double(side) / factor)
+            near.maxSize = Int((1.4 * Double(side) / factor).rounded(.up))
+            for face in detector.detect(small, parameters: near) {
+                let mapped = PixelRect(x: region.x + Int((Double(face.box.x) * factor).rounded()),
+                                       y: region.y + Int((Double(face.box.y) * factor).rounded()),
+                                       width: Int((Double(face.box.width) * factor).rounded()),
+                                       height: Int((Double(face.box.height) * factor).rounded()))
+                // Regions of faces close together can find the same face twice.
+                if !found.contains(where: { $0.overlap(with: mapped) > 0.3 }) { found.append(mapped) }
+            }
+        }
+        return ordered(found)
+    }
+
     private func ordered(_ boxes: [PixelRect]) -> [PixelRect] {
         boxes.sorted { ($0.width * $0.height, -$0.x) > ($1.width * $1.height, -$1.x) }
     }
