@@ -62,6 +62,7 @@ def main():
             ("--as-fast-as-possible --batch 16", ["--as-fast-as-possible", "--batch", "16"], False),
             ("--fps 30", ["--fps", "30"], False)]
     if shutil.which("xvfb-run"):
+        runs.append(("--fps 30 --crop center, window (Xvfb)", ["--fps", "30", "--crop", "center"], True))
         runs.append(("--fps 30, window (Xvfb)", ["--fps", "30"], True))
     for name, extra, window in runs:
         r = replay(args.binary, folder, extra, window)

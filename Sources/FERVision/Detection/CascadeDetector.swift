@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// How to search a frame, with OpenCV's detectMultiScale meaning for each setting.
@@ -42,8 +43,9 @@ public final class CascadeDetector: @unchecked Sendable {
         self.init(cascade: try Cascade.load(contentsOf: path))
     }
 
-    /// The faces in `image` (converted to grayscale if it is color), clipped to the image.
-    public func detect(_ image: ByteImage, parameters: DetectionParameters = DetectionParameters()) -> [FaceDetection] {
+    /// The faces in `image` (converted to grayscale if it is color), clipped to the image. With
+    /// `threads` > 1 the scales are searched in parallel; the result is the same.
+    public func detect(_ image: ByteImage, parameters: DetectionParameters = DetectionParameters(), threads: Int = 1) -> [FaceDetection] {
         let gray = image.grayscale()
         guard gray.width > 0, gray.height > 0, parameters.scaleFactor > 1 else { return [] }
         var hits: [PixelRect] = []
@@ -54,8 +56,21 @@ public final class CascadeDetector: @unchecked Sendable {
         let stripes = Int((Double(workingSize(gray, scale: first).width) / 32).rounded(.up))
         let stride = scaledSize(gray, scale: first).width + 1
         let scanner = stumpScanner(stride: stride)
-        for scale in scales {
-            hits += detections(in: gray, scale: scale, stripes: stripes, stride: stride, scanner: scanner)
+        if threads > 1, scales.count > 1 {
+            // Each scale is independent; gathered back in scale order, the hits are the serial ones.
+            var perScale = [[PixelRect]](repeating: [], count: scales.count)
+            let lock = NSLock()
+            DispatchQueue.concurrentPerform(iterations: scales.count) { index in
+                let found = detections(in: gray, scale: scales[index], stripes: stripes, stride: stride, scanner: scanner)
+                lock.lock()
+                perScale[index] = found
+                lock.unlock()
+            }
+            hits = perScale.flatMap { $0 }
+        } else {
+            for scale in scales {
+                hits += detections(in: gray, scale: scale, stripes: stripes, stride: stride, scanner: scanner)
+            }
         }
         let frame = PixelRect(x: 0, y: 0, width: gray.width, height: gray.height)
         return RectangleGrouping.group(hits, minNeighbors: parameters.minNeighbors).compactMap { group in

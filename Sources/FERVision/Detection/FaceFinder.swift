@@ -6,18 +6,22 @@ public struct FaceFinder: Sendable {
     public let parameters: DetectionParameters
     /// Frames wider than this are searched downscaled to it; nil searches at full size.
     public let searchWidth: Int?
+    /// Threads a full-frame search may use (its scales in parallel).
+    public let threads: Int
 
-    public init(detector: CascadeDetector, parameters: DetectionParameters = DetectionParameters(), searchWidth: Int? = 320) {
+    public init(detector: CascadeDetector, parameters: DetectionParameters = DetectionParameters(), searchWidth: Int? = 320,
+                threads: Int = 1) {
         self.detector = detector
         self.parameters = parameters
         self.searchWidth = searchWidth
+        self.threads = max(1, threads)
     }
 
     /// The faces in `image`, in frame pixels, largest first.
     public func faces(in image: ByteImage) -> [PixelRect] {
         let gray = image.grayscale()
         guard let searchWidth, gray.width > searchWidth, searchWidth > 0 else {
-            return ordered(detector.detect(gray, parameters: parameters).map(\.box))
+            return ordered(detector.detect(gray, parameters: parameters, threads: threads).map(\.box))
         }
         let factor = Double(gray.width) / Double(searchWidth)
         let height = max(1, Int((Double(gray.height) / factor).rounded()))
@@ -25,7 +29,7 @@ public struct FaceFinder: Sendable {
         var scaled = parameters
         scaled.minSize = max(1, Int((Double(parameters.minSize) / factor).rounded()))
         scaled.maxSize = parameters.maxSize.map { max(1, Int((Double($0) / factor).rounded())) }
-        let boxes = detector.detect(small, parameters: scaled).map { face in
+        let boxes = detector.detect(small, parameters: scaled, threads: threads).map { face in
             PixelRect(x: Int((Double(face.box.x) * factor).rounded()), y: Int((Double(face.box.y) * factor).rounded()),
                       width: Int((Double(face.box.width) * factor).rounded()), height: Int((Double(face.box.height) * factor).rounded()))
                 .clamped(toWidth: gray.width, height: gray.height)

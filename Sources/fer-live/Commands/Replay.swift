@@ -49,7 +49,7 @@ struct Replay: ParsableCommand {
             let source = try FrameDirectorySource(directory: directory, loops: loop, fps: fps)
             let first = try? ImageDecoder.decode(contentsOf: "\(directory)/\(source.files[0])")
             let classifier = EmotionClassifier(model: try modelOptions.load())
-            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(), policy: .lossless(batch: batch),
+            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads), policy: .lossless(batch: batch),
                         pacing: asFastAsPossible ? .asFastAsPossible : .realTime,
                         frameSize: (first?.width ?? 640, first?.height ?? 480),
                         heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(directory)" }).run()

@@ -64,12 +64,13 @@ struct FaceOptions: ParsableArguments {
         guard searchWidth >= 0, maxFaces > 0 else { throw ValidationError("--search-width must be >= 0 and --max-faces positive") }
     }
 
-    /// Where a stream's faces come from: found and tracked faces, or the center square when asked for
-    /// or when no cascade can be read (with a warning saying why).
-    func locator() -> (locator: FaceLocator, faceSlots: Int) {
+    /// Where a stream's faces come from: found and tracked faces (full searches on `threads` threads),
+    /// or the center square when asked for or when no cascade can be read (with a warning saying why).
+    func locator(threads: Int) -> (locator: FaceLocator, faceSlots: Int) {
         guard crop == .face else { return (CenterCropLocator(), 1) }
         do {
-            let finder = FaceFinder(detector: try detection.loadDetector(), parameters: detection.parameters, searchWidth: searchWidth == 0 ? nil : searchWidth)
+            let finder = FaceFinder(detector: try detection.loadDetector(), parameters: detection.parameters,
+                                    searchWidth: searchWidth == 0 ? nil : searchWidth, threads: threads)
             return (CascadeFaceLocator(finder: finder, margin: margin, maximumFaces: maxFaces), maxFaces)
         } catch {
             Terminal.error("warning: \(error); classifying the center square instead (--crop center)")
