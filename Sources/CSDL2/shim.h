@@ -8,4 +8,5 @@
 // Function-like macros in SDL's headers, exported as constants.
 static const unsigned int CSDL2_WINDOWPOS_CENTERED = SDL_WINDOWPOS_CENTERED;
 static const unsigned int CSDL2_PIXELFORMAT_RGB24 = SDL_PIXELFORMAT_RGB24;
+static const unsigned int CSDL2_PIXELFORMAT_ARGB8888 = SDL_PIXELFORMAT_ARGB8888;
 #endif

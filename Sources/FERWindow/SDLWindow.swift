@@ -112,7 +112,7 @@ final class SDLWindow {
     func draw(_ image: ByteImage, in rect: PixelRect) {
         if frameTexture == nil || frameTextureSize != (image.width, image.height) {
             if let frameTexture { SDL_DestroyTexture(frameTexture) }
-            frameTexture = SDL_CreateTexture(renderer, CSDL2_PIXELFORMAT_RGB24, Int32(SDL_TEXTUREACCESS_STREAMING.rawValue),
+            frameTexture = SDL_CreateTexture(renderer, CSDL2_PIXELFORMAT_ARGB8888, Int32(SDL_TEXTUREACCESS_STREAMING.rawValue),
                                              Int32(image.width), Int32(image.height))
             frameTextureSize = (image.width, image.height)
         }
@@ -120,18 +120,18 @@ final class SDLWindow {
         var pixels: UnsafeMutableRawPointer?
         var pitch: Int32 = 0
         guard SDL_LockTexture(frameTexture, nil, &pixels, &pitch) == 0, let pixels else { return }
-        let out = pixels.assumingMemoryBound(to: UInt8.self)
+        // ARGB8888, the renderers' native layout: the upload is a straight copy.
         image.pixels.withUnsafeBufferPointer { source in
             for y in 0..<image.height {
-                let row = out + y * Int(pitch)
+                let row = (pixels + y * Int(pitch)).assumingMemoryBound(to: UInt32.self)
                 if image.channels == 3 {
-                    row.update(from: source.baseAddress! + y * image.width * 3, count: image.width * 3)
+                    for x in 0..<image.width {
+                        let i = 3 * (y * image.width + x)
+                        row[x] = 0xFF00_0000 | UInt32(source[i]) << 16 | UInt32(source[i + 1]) << 8 | UInt32(source[i + 2])
+                    }
                 } else {
                     for x in 0..<image.width {
-                        let value = source[y * image.width + x]
-                        row[3 * x] = value
-                        row[3 * x + 1] = value
-                        row[3 * x + 2] = value
+                        row[x] = 0xFF00_0000 | UInt32(source[y * image.width + x]) &* 0x01_0101
                     }
                 }
             }
