@@ -1,8 +1,8 @@
 """Draws a short recording of a cartoon face (640x480 gray PNGs) for the README's window screenshot: no
 dataset image goes into the repository, and anyone can redo the screenshot.
 
-    python tools/draw_face_frames.py /tmp/face-frames          # needs Pillow
-    xvfb-run -a -s "-screen 0 1280x1024x24" .build/release/fer-live replay /tmp/face-frames \
+    python tools/draw_face_frames.py face-frames               # needs Pillow
+    xvfb-run -a -s "-screen 0 1280x1024x24" .build/release/fer-live replay face-frames \
         --screenshot docs/window.png --frames 8
 """
 import os
