@@ -65,6 +65,9 @@ public struct Cascade: Sendable {
     /// Every tree is a single split (as in haarcascade_frontalface_default).
     let isStumps: Bool
 
+    /// The window inset by one pixel, whose mean and variance normalize Haar features (OpenCV's).
+    var normRect: PixelRect { PixelRect(x: 1, y: 1, width: windowWidth - 2, height: windowHeight - 2) }
+
     /// The number of stages.
     public var stageCount: Int { stages.count }
 

@@ -15,9 +15,7 @@ struct HaarStumpScanner {
     /// Nil when the cascade is not Haar stumps.
     init?(cascade: Cascade, stride: Int) {
         guard cascade.featureType == .haar, cascade.isStumps else { return nil }
-        func corners(_ r: PixelRect) -> [Int] {
-            [r.x + stride * r.y, r.x + r.width + stride * r.y, r.x + stride * (r.y + r.height), r.x + r.width + stride * (r.y + r.height)]
-        }
+        func corners(_ r: PixelRect) -> [Int] { IntegralImage.corners(of: r, stride: stride) }
         var offsets: [Int] = [], parameters: [Float] = []
         for tree in cascade.trees {
             let node = cascade.nodes[tree.firstNode]
@@ -31,8 +29,8 @@ struct HaarStumpScanner {
         self.parameters = parameters
         stageEnds = cascade.stages.map { $0.firstTree + $0.treeCount }
         stageThresholds = cascade.stages.map { Double($0.threshold) }
-        let inset = corners(PixelRect(x: 1, y: 1, width: cascade.windowWidth - 2, height: cascade.windowHeight - 2))
-        norm = ((inset[0], inset[1], inset[2], inset[3]), Double((cascade.windowWidth - 2) * (cascade.windowHeight - 2)))
+        let inset = corners(cascade.normRect)
+        norm = ((inset[0], inset[1], inset[2], inset[3]), Double(cascade.normRect.width * cascade.normRect.height))
     }
 
     /// Window positions (in the scaled image) that pass every stage, scanning rows `0..<rows` and
@@ -56,33 +54,29 @@ struct HaarStumpScanner {
                     let base = y * stride + x
                     let sum = sums[base + n0] &- sums[base + n1] &- sums[base + n2] &+ sums[base + n3]
                     let square = squares[base + n0] &- squares[base + n1] &- squares[base + n2] &+ squares[base + n3]
-                    let spread = area * Double(square) - Double(sum) * Double(sum)
                     var result = -1
-                    if spread > 0 {
-                        let normFactor = Float(1 / spread.squareRoot())
-                        if area * Double(normFactor) < 0.1 {
-                            result = 1
-                            let window = sums + base
-                            var stump = 0
-                            for stage in 0..<ends.count {
-                                var total = 0.0
-                                let end = ends[stage]
-                                while stump < end {
-                                    let o = allOffsets + 12 * stump, p = allParameters + 6 * stump
-                                    let r0 = window[o[0]] &- window[o[1]] &- window[o[2]] &+ window[o[3]]
-                                    let r1 = window[o[4]] &- window[o[5]] &- window[o[6]] &+ window[o[7]]
-                                    var value = p[0] * Float(r0) + p[1] * Float(r1)
-                                    if p[2] != 0 {
-                                        let r2 = window[o[8]] &- window[o[9]] &- window[o[10]] &+ window[o[11]]
-                                        value += p[2] * Float(r2)
-                                    }
-                                    total += Double(value * normFactor < p[3] ? p[4] : p[5])
-                                    stump += 1
+                    if let normFactor = IntegralImage.varianceNorm(sum: sum, squares: square, area: area) {
+                        result = 1
+                        let window = sums + base
+                        var stump = 0
+                        for stage in 0..<ends.count {
+                            var total = 0.0
+                            let end = ends[stage]
+                            while stump < end {
+                                let o = allOffsets + 12 * stump, p = allParameters + 6 * stump
+                                let r0 = window[o[0]] &- window[o[1]] &- window[o[2]] &+ window[o[3]]
+                                let r1 = window[o[4]] &- window[o[5]] &- window[o[6]] &+ window[o[7]]
+                                var value = p[0] * Float(r0) + p[1] * Float(r1)
+                                if p[2] != 0 {
+                                    let r2 = window[o[8]] &- window[o[9]] &- window[o[10]] &+ window[o[11]]
+                                    value += p[2] * Float(r2)
                                 }
-                                if total < thresholds[stage] {
-                                    result = -stage
-                                    break
-                                }
+                                total += Double(value * normFactor < p[3] ? p[4] : p[5])
+                                stump += 1
+                            }
+                            if total < thresholds[stage] {
+                                result = -stage
+                                break
                             }
                         }
                     }

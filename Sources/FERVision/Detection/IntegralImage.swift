@@ -40,4 +40,20 @@ struct IntegralImage {
             }
         }
     }
+
+    /// Offsets of a rectangle's corners (top-left, top-right, bottom-left, bottom-right) in tables of
+    /// row stride `stride`: a rectangle's sum is table[0] - table[1] - table[2] + table[3].
+    static func corners(of r: PixelRect, stride: Int) -> [Int] {
+        [r.x + stride * r.y, r.x + r.width + stride * r.y, r.x + stride * (r.y + r.height), r.x + r.width + stride * (r.y + r.height)]
+    }
+
+    /// OpenCV's Haar normalization of a window from its inset rectangle's sum and sum of squares:
+    /// 1 / (area x standard deviation), or nil for a window too flat to judge.
+    @inline(__always)
+    static func varianceNorm(sum: Int32, squares: UInt32, area: Double) -> Float? {
+        let spread = area * Double(squares) - Double(sum) * Double(sum)
+        guard spread > 0 else { return nil }
+        let norm = Float(1 / spread.squareRoot())
+        return area * Double(norm) < 0.1 ? norm : nil
+    }
 }

@@ -18,9 +18,7 @@ struct WindowEvaluator {
         self.cascade = cascade
         self.integral = integral
         let stride = integral.stride
-        func corners(_ r: PixelRect) -> [Int] {
-            [r.x + stride * r.y, r.x + r.width + stride * r.y, r.x + stride * (r.y + r.height), r.x + r.width + stride * (r.y + r.height)]
-        }
+        func corners(_ r: PixelRect) -> [Int] { IntegralImage.corners(of: r, stride: stride) }
         if cascade.featureType == .haar {
             offsets = cascade.haarFeatures.flatMap { $0.rects.flatMap(corners) }
             weights = cascade.haarFeatures.flatMap(\.weights)
@@ -30,7 +28,7 @@ struct WindowEvaluator {
             }
             weights = []
         }
-        let norm = PixelRect(x: 1, y: 1, width: cascade.windowWidth - 2, height: cascade.windowHeight - 2)
+        let norm = cascade.normRect
         let c = corners(norm)
         normCorners = (c[0], c[1], c[2], c[3])
         normArea = Double(norm.width * norm.height)
@@ -73,10 +71,7 @@ struct WindowEvaluator {
         let (n0, n1, n2, n3) = normCorners
         let sum = integral.sums[base + n0] &- integral.sums[base + n1] &- integral.sums[base + n2] &+ integral.sums[base + n3]
         let squares = integral.squares[base + n0] &- integral.squares[base + n1] &- integral.squares[base + n2] &+ integral.squares[base + n3]
-        let spread = normArea * Double(squares) - Double(sum) * Double(sum)
-        guard spread > 0 else { return nil }
-        let norm = Float(1 / spread.squareRoot())
-        return normArea * Double(norm) < 0.1 ? norm : nil
+        return IntegralImage.varianceNorm(sum: sum, squares: squares, area: normArea)
     }
 
     /// Walks every stage's trees, each split going left when `goesLeft(node index, node)`; stage sums
