@@ -14,20 +14,59 @@ final class GradientCheckTests: XCTestCase {
 
     private func dot(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
 
-    /// col2im is im2col's adjoint: <im2col(x), c> = <x, col2im(c)> for any x and c.
-    func testCol2ImIsTheAdjointOfIm2Col() {
-        let (channels, images, height, width) = (2, 2, 4, 5)
-        let x = values(channels * images * height * width), c = values(channels * 9 * images * height * width)
-        var columns = [Float](repeating: 0, count: c.count), back = [Float](repeating: 0, count: x.count)
-        im2col3x3(input: x, channels: channels, images: images, height: height, width: width,
-                  firstImage: 0, imageCount: images, columns: &columns)
-        col2im3x3(columns: c, channels: channels, images: images, height: height, width: width,
-                  firstImage: 0, imageCount: images, channelRange: 0..<channels, addingInto: &back)
-        XCTAssertEqual(dot(columns, c), dot(x, back), accuracy: 1e-4)
+    /// Each Winograd backward transform is its forward's adjoint: <forward(x), c> = <x, backward(c)> for
+    /// any x and c, on odd sides (tiles past the edge), a chunk of images inside a larger batch, and the
+    /// padded component stride the training convolution uses.
+    func testWinogradBackwardTransformsAreAdjoints() {
+        let (channels, images, height, width, first, count) = (3, 4, 5, 7, 1, 2)
+        let tiles = winogradTileCount(height: height, width: width), columns = count * tiles
+        let componentStride = winogradComponentStride(channels: channels, columns: columns)
+        let plane = height * width
+        // Only the chunk's images take part; the others must stay untouched by the backward transforms.
+        let x = values(channels * images * plane), c = values(16 * componentStride)
+        var chunkMask = [Float](repeating: 0, count: x.count)
+        for ch in 0..<channels { for i in first..<first + count { for j in 0..<plane { chunkMask[(ch * images + i) * plane + j] = 1 } } }
+        let inChunk = zip(x, chunkMask).map { $0 * $1 }
+        // Lanes between components are padding: zero them in c so both sides ignore them.
+        var padded = c
+        for k in 0..<16 { for j in channels * columns..<componentStride { padded[k * componentStride + j] = 0 } }
+
+        var scratch = [Float](repeating: 0, count: max(winogradScratchCount(height: height, width: width),
+                                                         winogradInputGradientScratchCount(height: height, width: width)))
+        var transformed = [Float](repeating: 0, count: 16 * componentStride)
+        winogradInputs(x, channels: channels, images: images, height: height, width: width, firstImage: first,
+                       imageCount: count, channelRange: 0..<channels, scratch: &scratch, into: &transformed,
+                       componentStride: componentStride)
+        let sentinel: Float = 7
+        var back = [Float](repeating: sentinel, count: x.count)
+        winogradInputGradients(padded, componentStride: componentStride, channels: channels, images: images, height: height,
+                               width: width, firstImage: first, imageCount: count, channelRange: 0..<channels,
+                               scratch: &scratch, into: &back)
+        XCTAssertEqual(zip(back, chunkMask).filter { $0.1 == 0 }.map(\.0), [Float](repeating: sentinel, count: chunkMask.filter { $0 == 0 }.count),
+                       "images outside the chunk are left alone")
+        XCTAssertEqual(dot(transformed, padded), dot(inChunk, zip(back, chunkMask).map { $0 * $1 }), accuracy: 1e-3, "input transform")
+
+        // Outputs: products [16, channels, columns] -> planes; its adjoint gathers the planes' gradient.
+        var outputs = [Float](repeating: 0, count: x.count)
+        winogradOutputs(padded, componentStride: componentStride, outChannels: channels, images: images, height: height,
+                        width: width, firstImage: first, imageCount: count, channelRange: 0..<channels, into: &outputs)
+        var dProducts = [Float](repeating: 0, count: 16 * componentStride)
+        winogradOutputGradients(x, outChannels: channels, images: images, height: height, width: width, firstImage: first,
+                                imageCount: count, channelRange: 0..<channels, into: &dProducts, componentStride: componentStride)
+        XCTAssertEqual(dot(zip(outputs, chunkMask).map { $0 * $1 }, x), dot(padded, dProducts), accuracy: 1e-3, "output transform")
+
+        // Filters: [pairs, 3, 3] -> [16, pairs]; the adjoint adds into the weight gradient.
+        let pairs = 6
+        let w = values(pairs * 9), du = values(16 * pairs)
+        var u = [Float](repeating: 0, count: 16 * pairs), dw = [Float](repeating: 0, count: pairs * 9)
+        winogradFilters(w, pairs: pairs, pairRange: 0..<pairs, into: &u)
+        winogradFilterGradients(du, pairs: pairs, pairRange: 0..<pairs, addingInto: &dw)
+        XCTAssertEqual(dot(u, du), dot(w, dw), accuracy: 1e-4, "filter transform")
     }
 
+    /// 19 values per channel: two whole vectors of 8 and a scalar tail.
     func testBatchNormReLUBackward() {
-        let (channels, count) = (2, 6)
+        let (channels, count) = (2, 19)
         let z = values(channels * count, -2, 2), gamma: [Float] = [1.3, 0.7], beta: [Float] = [0.2, -0.1]
         let weights = values(channels * count)
         func loss(_ z: [Float]) -> (Double, [Float]) {
@@ -38,12 +77,13 @@ final class GradientCheckTests: XCTestCase {
             return (dot(y, weights), y)
         }
         let (_, y) = loss(z)
-        var dy = weights, dz = [Float](repeating: 0, count: z.count)
+        let dy = weights
+        var dz = [Float](repeating: 0, count: z.count)
         var dgamma: [Float] = [0, 0], dbeta: [Float] = [0, 0], dbias: [Float] = [0, 0]
         var mean = [Float](repeating: 0, count: channels), invStd = mean, unbiased = mean, scratch = y
         batchNormReLUForward(z, gamma: gamma, beta: beta, channels: 0..<channels, count: count, epsilon: 1e-5,
                              y: &scratch, mean: &mean, inverseStd: &invStd, unbiasedVariance: &unbiased)
-        batchNormReLUBackward(dy: &dy, y: y, z: z, gamma: gamma, mean: mean, inverseStd: invStd, channels: 0..<channels,
+        batchNormReLUBackward(dy: dy, y: y, z: z, gamma: gamma, mean: mean, inverseStd: invStd, channels: 0..<channels,
                               count: count, dz: &dz, dgamma: &dgamma, dbeta: &dbeta, dConvolutionBias: &dbias)
         let h: Float = 1e-3
         for i in z.indices {

@@ -8,22 +8,28 @@ import Dispatch
 /// and its transforms then all scale, where OpenBLAS's own threads would only split each GEMM.
 public enum BLAS {
     nonisolated(unsafe) private static var workers = 1
-    /// OpenBLAS starts with one thread per core; pin it to one before the first multiply.
-    private static let singleThreaded: Void = openblas_set_num_threads(1)
+    /// Before the first multiply: the best kernel set for this CPU (see `OpenBLASCore`), and one
+    /// OpenBLAS thread (it starts with one per core).
+    private static let setUp: OpenBLASCore.Selection = {
+        let selection = OpenBLASCore.selectForThisCPU()
+        openblas_set_num_threads(1)
+        return selection
+    }()
 
     /// Sets how many threads FERVision's kernels use from now on (process-wide; set it before work starts).
     public static func setThreadCount(_ count: Int) {
-        _ = singleThreaded
+        _ = setUp
         workers = max(1, count)
     }
 
     /// The number of threads FERVision's kernels use (1 unless set).
     public static var threadCount: Int { workers }
 
-    /// OpenBLAS's name for the CPU kernel it selected (for benchmark reports).
+    /// OpenBLAS's name for the CPU kernel set in use (for benchmark reports), and the one OpenBLAS had
+    /// picked itself when fer-live replaced its generic fallback: "SkylakeX (OpenBLAS picked Prescott)".
     public static var coreName: String {
-        guard let name = openblas_get_corename() else { return "unknown" }
-        return String(cString: name)
+        let selection = setUp
+        return selection.replaced.map { "\(selection.coreName) (OpenBLAS picked \($0))" } ?? selection.coreName
     }
 
     /// Runs `body` on `parts` contiguous slices of `0..<count`, one per worker, and returns when all are
@@ -46,7 +52,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
     ) {
-        _ = singleThreaded
+        _ = setUp
         cblas_sgemm(CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,

@@ -12,19 +12,49 @@ func winogradFilters(_ weights: [Float], outChannels: Int, inChannels: Int) -> [
     precondition(weights.count == outChannels * inChannels * 9)
     let pairs = outChannels * inChannels
     var transformed = [Float](repeating: 0, count: 16 * pairs)
-    let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-    for pair in 0..<pairs {
-        let w = (0..<9).map { Double(weights[pair * 9 + $0]) }
-        // t = G w (4x3), then U = t G^T (4x4)
-        var t = [[Double]](repeating: [0, 0, 0], count: 4)
-        for i in 0..<4 { for j in 0..<3 { t[i][j] = g[i][0] * w[j] + g[i][1] * w[3 + j] + g[i][2] * w[6 + j] } }
-        for i in 0..<4 {
-            for j in 0..<4 {
-                transformed[(i * 4 + j) * pairs + pair] = Float(t[i][0] * g[j][0] + t[i][1] * g[j][1] + t[i][2] * g[j][2])
-            }
+    weights.withUnsafeBufferPointer { w in
+        transformed.withUnsafeMutableBufferPointer { u in
+            winogradFilters(w.baseAddress!, pairs: pairs, pairRange: 0..<pairs, into: u.baseAddress!)
         }
     }
     return transformed
+}
+
+/// U = G g G^T for the (out, in) pairs in `pairRange` of weights [pairs, 3, 3], into [16, pairs]
+/// (workers can split the pairs). Sums in Double, so U is the correctly rounded transform.
+func winogradFilters(_ weights: UnsafePointer<Float>, pairs: Int, pairRange: Range<Int>, into transformed: UnsafeMutablePointer<Float>) {
+    // G applied to three values (a column or a row of the 3x3 filter).
+    @inline(__always) func g(_ a: Double, _ b: Double, _ c: Double) -> (Double, Double, Double, Double) {
+        (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
+    }
+    for pair in pairRange {
+        let w = weights + pair * 9
+        // t = G w, one column of w at a time: t[i][j] for rows i.
+        let c0 = g(Double(w[0]), Double(w[3]), Double(w[6]))
+        let c1 = g(Double(w[1]), Double(w[4]), Double(w[7]))
+        let c2 = g(Double(w[2]), Double(w[5]), Double(w[8]))
+        // U = t G^T, one row of t at a time.
+        @inline(__always) func emit(_ i: Int, _ row: (Double, Double, Double, Double)) {
+            transformed[(i * 4) * pairs + pair] = Float(row.0)
+            transformed[(i * 4 + 1) * pairs + pair] = Float(row.1)
+            transformed[(i * 4 + 2) * pairs + pair] = Float(row.2)
+            transformed[(i * 4 + 3) * pairs + pair] = Float(row.3)
+        }
+        emit(0, g(c0.0, c1.0, c2.0)); emit(1, g(c0.1, c1.1, c2.1)); emit(2, g(c0.2, c1.2, c2.2)); emit(3, g(c0.3, c1.3, c2.3))
+    }
+}
+
+/// Floats from one of the 16 components of a transformed stream to the next, for `channels * columns`
+/// values each: a cache line more than they hold. Unpadded, every component would start a multiple of
+/// 4 KiB after the last (true of every layer here), so the 16 that each tile touches at once would all
+/// compete for the same few cache sets.
+@inline(__always)
+func winogradComponentStride(channels: Int, columns: Int) -> Int { channels * columns + 16 }
+
+/// Images per chunk (at least 1, at most `images`) whose 16-component stream of `channels` channels fits
+/// `capacity` floats.
+func winogradImagesFitting(capacity: Int, channels: Int, tiles: Int, images: Int) -> Int {
+    max(1, min(images, (capacity / 16 - 16) / (channels * tiles)))
 }
 
 /// Tiles per image for a `height` x `width` output: ceil(h / 2) * ceil(w / 2).
@@ -38,19 +68,18 @@ func winogradScratchCount(height: Int, width: Int) -> Int {
 }
 
 /// V for images `firstImage ..< firstImage + imageCount` of a channel-major input [channels, images, h, w]:
-/// transformed: [16, channels, imageCount * tiles]. Vectorized across 8 neighbouring tiles of a tile row,
+/// transformed: [16, channels, imageCount * tiles], component k at `k * componentStride`. Vectorized across 8 neighbouring tiles of a tile row,
 /// so each of the 16 outputs is stored 8 contiguous floats at a time.
 /// Only channels in `channelRange` are transformed, so workers can split the channels (each with its own scratch).
 func winogradInputs(
     _ input: UnsafePointer<Float>, channels: Int, images: Int, height: Int, width: Int,
     firstImage: Int, imageCount: Int, channelRange: Range<Int>,
-    scratch: UnsafeMutablePointer<Float>, into transformed: UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>, into transformed: UnsafeMutablePointer<Float>, componentStride: Int
 ) {
     typealias V8 = SIMD8<Float>
     let tilesY = (height + 1) / 2, tilesX = (width + 1) / 2
     let tilesPerImage = tilesY * tilesX, columns = imageCount * tilesPerImage
     let stride = width + 3          // the left pad, and room to read a 4-wide tile past odd right edges
-    let streamLength = channels * columns
     let padded = scratch
     // Tile tx reads columns 2tx ..< 2tx + 4 of a padded row: evens[tx], odds[tx], evens[tx + 1], odds[tx + 1].
     let laneStride = tilesX + 9, evens = scratch + (height + 3) * stride, odds = evens + 4 * laneStride
@@ -81,7 +110,7 @@ func winogradInputs(
                     let e0 = rowTimesB(0), e1 = rowTimesB(1), e2 = rowTimesB(2), e3 = rowTimesB(3)
                     let count = min(8, tilesX - tx), offset = ty * tilesX + tx
                     // B^T (d B): rows e0 - e2, e1 + e2, e2 - e1, e1 - e3; output k = 4 * row + column.
-                    @inline(__always) func emit(_ k: Int, _ v: V8) { store(v, to: out + k * streamLength + offset, count: count) }
+                    @inline(__always) func emit(_ k: Int, _ v: V8) { store(v, to: out + k * componentStride + offset, count: count) }
                     emit(0, e0.0 - e2.0); emit(1, e0.1 - e2.1); emit(2, e0.2 - e2.2); emit(3, e0.3 - e2.3)
                     emit(4, e1.0 + e2.0); emit(5, e1.1 + e2.1); emit(6, e1.2 + e2.2); emit(7, e1.3 + e2.3)
                     emit(8, e2.0 - e1.0); emit(9, e2.1 - e1.1); emit(10, e2.2 - e1.2); emit(11, e2.3 - e1.3)
@@ -92,24 +121,23 @@ func winogradInputs(
     }
 }
 
-/// Y from the 16 GEMM products [16, outChannels, imageCount * tiles] into the channel-major output
+/// Y from the 16 GEMM products [16, outChannels, imageCount * tiles] (component k at `k * componentStride`) into the channel-major output
 /// [outChannels, images, h, w] at images `firstImage ..< firstImage + imageCount`. Vectorized across 8
 /// consecutive tiles of an output channel (spanning tile rows and images), then scattered as 2x2 blocks.
 /// Only output channels in `channelRange` are written, so workers can split them.
 func winogradOutputs(
-    _ products: UnsafePointer<Float>, outChannels: Int, images: Int, height: Int, width: Int,
+    _ products: UnsafePointer<Float>, componentStride: Int, outChannels: Int, images: Int, height: Int, width: Int,
     firstImage: Int, imageCount: Int, channelRange: Range<Int>, into output: UnsafeMutablePointer<Float>
 ) {
     typealias V8 = SIMD8<Float>
-    let tilesY = (height + 1) / 2, tilesX = (width + 1) / 2
-    let columns = imageCount * tilesY * tilesX
-    let streamLength = outChannels * columns, planeLength = height * width
+    let columns = imageCount * winogradTileCount(height: height, width: width)
+    let planeLength = height * width
     for o in channelRange {
         let source = products + o * columns
-        var image = firstImage, ty = 0, tx = 0          // the tile the next lane belongs to
+        var cursor = TileCursor(height: height, width: width, firstImage: firstImage)   // the next lane's tile
         for t in Swift.stride(from: 0, to: columns, by: 8) {
             let count = min(8, columns - t)
-            @inline(__always) func m(_ k: Int) -> V8 { load(source + k * streamLength + t, count: count) }
+            @inline(__always) func m(_ k: Int) -> V8 { load(source + k * componentStride + t, count: count) }
             // A^T M: per column j, s0 = M0j + M1j + M2j and s1 = M1j - M2j - M3j.
             @inline(__always) func column(_ j: Int) -> (V8, V8) {
                 let m0 = m(j), m1 = m(4 + j), m2 = m(8 + j), m3 = m(12 + j)
@@ -120,20 +148,15 @@ func winogradOutputs(
             let y00 = c0.0 + c1.0 + c2.0, y01 = c1.0 - c2.0 - c3.0
             let y10 = c0.1 + c1.1 + c2.1, y11 = c1.1 - c2.1 - c3.1
             for lane in 0..<count {
-                let y = 2 * ty, x = 2 * tx
-                let top = output + (o * images + image) * planeLength + y * width + x
+                let y = 2 * cursor.row, x = 2 * cursor.column
+                let top = output + (o * images + cursor.image) * planeLength + y * width + x
                 top[0] = y00[lane]
                 if x + 1 < width { top[1] = y01[lane] }
                 if y + 1 < height {
                     top[width] = y10[lane]
                     if x + 1 < width { top[width + 1] = y11[lane] }
                 }
-                tx += 1
-                if tx == tilesX {
-                    tx = 0
-                    ty += 1
-                    if ty == tilesY { ty = 0; image += 1 }
-                }
+                cursor.advance()
             }
         }
     }
@@ -141,7 +164,7 @@ func winogradOutputs(
 
 /// Stores the first `count` lanes of `v` at `p` (all 8 in one unaligned store when `count` is 8).
 @inline(__always)
-private func store(_ v: SIMD8<Float>, to p: UnsafeMutablePointer<Float>, count: Int) {
+func store(_ v: SIMD8<Float>, to p: UnsafeMutablePointer<Float>, count: Int) {
     if count == 8 {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     } else {
@@ -151,7 +174,7 @@ private func store(_ v: SIMD8<Float>, to p: UnsafeMutablePointer<Float>, count: 
 
 /// Loads `count` floats from `p` into the first lanes (the rest zero), never reading past them.
 @inline(__always)
-private func load(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+func load(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
     if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
     var v = SIMD8<Float>()
     for lane in 0..<count { v[lane] = p[lane] }

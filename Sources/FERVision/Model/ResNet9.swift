@@ -160,27 +160,29 @@ public final class ResNet9: @unchecked Sendable {
         switch layer.weights {
         case .winograd(let filters):
             let tiles = winogradTileCount(height: s, width: s)
-            let chunk = max(1, min(n, workspace.columnCapacity / (16 * inChannels * tiles),
-                                   workspace.productCapacity / (16 * outChannels * tiles)))
+            let chunk = min(winogradImagesFitting(capacity: workspace.columnCapacity, channels: inChannels, tiles: tiles, images: n),
+                            winogradImagesFitting(capacity: workspace.productCapacity, channels: outChannels, tiles: tiles, images: n))
             filters.withUnsafeBufferPointer { u in
                 for first in stride(from: 0, to: n, by: chunk) {
                     let count = min(chunk, n - first), columns = count * tiles
+                    let inStride = winogradComponentStride(channels: inChannels, columns: columns)
+                    let outStride = winogradComponentStride(channels: outChannels, columns: columns)
                     BLAS.parallelSlices(of: inChannels, parts: workspace.workers) { worker, channels in
                         winogradInputs(input, channels: inChannels, images: n, height: s, width: s, firstImage: first,
                                        imageCount: count, channelRange: channels,
-                                       scratch: workspace.winogradScratch[worker], into: workspace.columns)
+                                       scratch: workspace.winogradScratch[worker], into: workspace.columns, componentStride: inStride)
                     }
                     BLAS.parallelSlices(of: 16, parts: workspace.workers) { _, components in
                         for k in components {
                             BLAS.multiply(m: outChannels, n: columns, k: inChannels,
                                           a: u.baseAddress! + k * outChannels * inChannels, lda: inChannels,
-                                          b: workspace.columns + k * inChannels * columns, ldb: columns,
-                                          c: workspace.products + k * outChannels * columns, ldc: columns)
+                                          b: workspace.columns + k * inStride, ldb: columns,
+                                          c: workspace.products + k * outStride, ldc: columns)
                         }
                     }
                     BLAS.parallelSlices(of: outChannels, parts: workspace.workers) { _, channels in
-                        winogradOutputs(workspace.products, outChannels: outChannels, images: n, height: s, width: s,
-                                        firstImage: first, imageCount: count, channelRange: channels, into: output)
+                        winogradOutputs(workspace.products, componentStride: outStride, outChannels: outChannels, images: n,
+                                        height: s, width: s, firstImage: first, imageCount: count, channelRange: channels, into: output)
                     }
                 }
             }
@@ -255,8 +257,10 @@ public final class ResNet9: @unchecked Sendable {
             var products = 0
             for block in network.architecture.blocks {
                 largest = max(largest, block.outChannels * side * side)
-                columns = max(columns, block.inChannels * 9 * side * side)
-                products = max(products, 16 * block.outChannels * winogradTileCount(height: side, width: side))
+                let tiles = winogradTileCount(height: side, width: side)
+                columns = max(columns, block.inChannels * 9 * side * side,
+                              16 * winogradComponentStride(channels: block.inChannels, columns: tiles))
+                products = max(products, 16 * winogradComponentStride(channels: block.outChannels, columns: tiles))
                 if block.pools { side /= 2 }
             }
             productCapacity = products

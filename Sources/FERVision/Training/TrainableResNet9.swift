@@ -88,6 +88,14 @@ public final class TrainableResNet9 {
         var side = 0
     }
 
+    /// Every buffer a step fills is kept for the next one: allocating and first-touching the hundreds of
+    /// megabytes a batch of 64 needs costs more (page faults, zeroing) than many layers' arithmetic.
+    private var records = [BlockRecord](repeating: BlockRecord(), count: 8)
+    /// Residual sums, the gradient at each block's input, and the gradients inside a block's backward.
+    private var residualSums: [[Float]] = [[], []]
+    private var inputGradients = [[Float]](repeating: [], count: 8)
+    private var poolGradient: [Float] = [], convolutionGradient: [Float] = []
+
     /// Forward in training mode (batch statistics; running statistics updated), loss, and backward.
     /// - Parameters:
     ///   - inputs: [N, channels, size, size], normalized.
@@ -98,28 +106,34 @@ public final class TrainableResNet9 {
         let n = labels.count, channels = architecture.inputChannels, side = inputSize
         precondition(inputs.shape == [n, channels, side, side], "inputs \(inputs.shape) do not match \(n) labels")
         let workers = BLAS.threadCount
-        gradients = [Float](repeating: 0, count: parameters.count)
+        gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
 
         var x = [Float](repeating: 0, count: inputs.count)
         inputs.scalars.withUnsafeBufferPointer { input in
             transposeToChannelMajor(input.baseAddress!, images: n, channels: channels, plane: side * side, into: &x)
         }
 
-        var records = [BlockRecord](repeating: BlockRecord(), count: 8)
         var current = x, s = side
         var skip: [Float] = []
         for (b, block) in architecture.blocks.enumerated() {
             if b == 2 || b == 6 { skip = current }            // input of res1 / res2
             var record = BlockRecord()
+            swap(&record, &records[b])
             record.side = s
             record.input = current
             forwardBlock(b, block, &record, images: n, workers: workers)
-            var output = block.pools ? record.pooled : record.y
-            if b == 3 || b == 7 { for i in output.indices { output[i] += skip[i] } }
+            current = block.pools ? record.pooled : record.y
+            if b == 3 || b == 7 {
+                var sum: [Float] = []
+                swap(&sum, &residualSums[b / 4])
+                add(current, skip, into: &sum)
+                current = sum
+                residualSums[b / 4] = sum
+            }
             if block.pools { s /= 2 }
-            current = output
-            records[b] = record
+            swap(&record, &records[b])
         }
+        skip = []
 
         // Classifier: MaxPool2d(4) -> flatten -> linear.
         let width = architecture.widths[3], pooledSide = s / 4, pooledPlane = pooledSide * pooledSide
@@ -173,21 +187,34 @@ public final class TrainableResNet9 {
             if b == 3 || b == 7 { dSkip = dCurrent }
             var dInput = backwardBlock(b, architecture.blocks[b], records[b], dOutput: dCurrent, images: n,
                                        needsInputGradient: b > 0, workers: workers)
-            if b == 2 || b == 6 { for i in dInput.indices { dInput[i] += dSkip[i] } }
+            if b == 2 || b == 6 { add(dInput, dSkip, into: &dInput) }
             dCurrent = dInput
+            records[b].input = []      // the previous block's output: it writes there again next step
         }
         batchesTracked += 1
         return loss
     }
 
+    /// sum = a + b, reusing sum's storage when it has the right size.
+    private func add(_ a: [Float], _ b: [Float], into sum: inout [Float]) {
+        reuse(&sum, count: a.count)
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                sum.withUnsafeMutableBufferPointer { sum in
+                    for i in sum.indices { sum[i] = a[i] + b[i] }
+                }
+            }
+        }
+    }
+
     /// conv -> batch norm (batch statistics) -> ReLU -> optional pool, filling `record`.
     private func forwardBlock(_ b: Int, _ block: ResNet9Architecture.Block, _ record: inout BlockRecord, images n: Int, workers: Int) {
         let s = record.side, count = n * s * s, out = block.outChannels
-        record.z = [Float](repeating: 0, count: out * count)
-        convolutionForward(block, input: record.input, images: n, side: s, output: &record.z, workers: workers)
-        record.y = [Float](repeating: 0, count: out * count)
-        record.mean = [Float](repeating: 0, count: out)
-        record.inverseStd = [Float](repeating: 0, count: out)
+        reuse(&record.z, count: out * count)
+        convolutionForward(b, block, input: record.input, images: n, side: s, output: &record.z, workers: workers)
+        reuse(&record.y, count: out * count)
+        reuse(&record.mean, count: out)
+        reuse(&record.inverseStd, count: out)
         var unbiased = [Float](repeating: 0, count: out)
         let gamma = range(of: "\(block.name).1.weight"), beta = range(of: "\(block.name).1.bias")
         parameters.withUnsafeBufferPointer { p in
@@ -214,8 +241,8 @@ public final class TrainableResNet9 {
             runningVariances[b][c] = (1 - momentum) * runningVariances[b][c] + momentum * unbiased[c]
         }
         if block.pools {
-            record.pooled = [Float](repeating: 0, count: out * n * (s / 2) * (s / 2))
-            record.winners = [UInt8](repeating: 0, count: record.pooled.count)
+            reuse(&record.pooled, count: out * n * (s / 2) * (s / 2))
+            reuse(&record.winners, count: record.pooled.count)
             record.y.withUnsafeBufferPointer { y in
                 record.pooled.withUnsafeMutableBufferPointer { pooled in
                     record.winners.withUnsafeMutableBufferPointer { winners in
@@ -234,12 +261,12 @@ public final class TrainableResNet9 {
     private func backwardBlock(_ b: Int, _ block: ResNet9Architecture.Block, _ record: BlockRecord, dOutput: [Float],
                                images n: Int, needsInputGradient: Bool, workers: Int) -> [Float] {
         let s = record.side, count = n * s * s, out = block.outChannels
-        var dy: [Float]
+        let dy: [Float]
         if block.pools {
-            dy = [Float](repeating: 0, count: out * count)
+            reuse(&poolGradient, count: out * count)
             dOutput.withUnsafeBufferPointer { d in
                 record.winners.withUnsafeBufferPointer { winners in
-                    dy.withUnsafeMutableBufferPointer { target in
+                    poolGradient.withUnsafeMutableBufferPointer { target in
                         BLAS.parallelSlices(of: out * n, parts: workers) { _, planes in
                             maxPool2Backward(d.baseAddress!, winners: winners.baseAddress!, planes: planes, height: s, width: s,
                                              dInput: target.baseAddress!)
@@ -247,15 +274,19 @@ public final class TrainableResNet9 {
                     }
                 }
             }
+            dy = poolGradient
         } else {
             dy = dOutput
         }
-        var dz = [Float](repeating: 0, count: out * count)
+        var dz: [Float] = []
+        swap(&dz, &convolutionGradient)
+        defer { swap(&dz, &convolutionGradient) }
+        reuse(&dz, count: out * count)
         let gamma = range(of: "\(block.name).1.weight"), beta = range(of: "\(block.name).1.bias")
         let bias = range(of: "\(block.name).0.bias")
         parameters.withUnsafeBufferPointer { p in
             gradients.withUnsafeMutableBufferPointer { g in
-                dy.withUnsafeMutableBufferPointer { dy in
+                dy.withUnsafeBufferPointer { dy in
                     dz.withUnsafeMutableBufferPointer { dz in
                         BLAS.parallelSlices(of: out, parts: workers) { _, channels in
                             batchNormReLUBackward(dy: dy.baseAddress!, y: record.y, z: record.z,
@@ -269,52 +300,75 @@ public final class TrainableResNet9 {
                 }
             }
         }
-        return convolutionBackward(block, input: record.input, dz: dz, images: n, side: s,
+        return convolutionBackward(b, block, input: record.input, dz: dz, images: n, side: s,
                                    needsInputGradient: needsInputGradient, workers: workers)
     }
 
-    // MARK: convolution, im2col + GEMM in chunks of images
+    // MARK: convolution, Winograd F(2x2, 3x3) in chunks of images
 
-    /// Floats of im2col columns per chunk: whole images, as many as fit (at least one).
-    private static let columnBudget = 4 << 20
-    /// im2col columns and their gradient, allocated once: fresh multi-megabyte buffers every layer of
-    /// every step cost more in page faults than the copies they hold.
-    private var columnScratch: [Float] = []
-    private var columnGradientScratch: [Float] = []
+    /// Floats per Winograd buffer (transformed inputs, GEMM products and their gradients): whole images per
+    /// chunk, as many as fit (at least one).
+    private static let chunkBudget = 8 << 20
+    /// Buffers kept between steps: fresh multi-megabyte buffers every layer of every step cost more in
+    /// page faults than the work they hold.
+    private let transformed = ScratchBuffer(), products = ScratchBuffer(), transformedGradient = ScratchBuffer()
+    private let filterGradient = ScratchBuffer()
+    /// U per block from this step's weights: made by the forward pass, used again by backward.
+    private let filters = (0..<8).map { _ in ScratchBuffer() }
+    /// The tile transforms' scratch, one per worker.
+    private var tileScratch: [ScratchBuffer] = []
 
-    private func reserveColumns(_ count: Int, gradient: Bool) {
-        if columnScratch.count < count { columnScratch = [Float](repeating: 0, count: count) }
-        if gradient, columnGradientScratch.count < count { columnGradientScratch = [Float](repeating: 0, count: count) }
+    private func tileScratch(workers: Int, side: Int) -> [UnsafeMutablePointer<Float>] {
+        while tileScratch.count < workers { tileScratch.append(ScratchBuffer()) }
+        let count = max(winogradScratchCount(height: side, width: side), winogradInputGradientScratchCount(height: side, width: side))
+        return tileScratch.prefix(workers).map { $0.reserve(count) }
     }
 
-    private func convolutionForward(_ block: ResNet9Architecture.Block, input: [Float], images n: Int, side s: Int,
+    /// Images per chunk for a block at side `s`.
+    private static func chunkSize(_ block: ResNet9Architecture.Block, images n: Int, side s: Int) -> Int {
+        winogradImagesFitting(capacity: chunkBudget, channels: max(block.inChannels, block.outChannels),
+                              tiles: winogradTileCount(height: s, width: s), images: n)
+    }
+
+    private func convolutionForward(_ b: Int, _ block: ResNet9Architecture.Block, input: [Float], images n: Int, side s: Int,
                                     output: inout [Float], workers: Int) {
-        let plane = s * s, depth = block.inChannels * 9, out = block.outChannels
-        let chunk = max(1, min(n, Self.columnBudget / (depth * plane)))
-        reserveColumns(depth * chunk * plane, gradient: false)
+        let inChannels = block.inChannels, outChannels = block.outChannels, pairs = inChannels * outChannels
+        let tiles = winogradTileCount(height: s, width: s), chunk = Self.chunkSize(block, images: n, side: s)
+        let u = filters[b].reserve(16 * pairs)
+        let v = transformed.reserve(Self.chunkBudget), m = products.reserve(Self.chunkBudget)
+        let scratch = tileScratch(workers: workers, side: s)
         let weight = range(of: "\(block.name).0.weight"), bias = range(of: "\(block.name).0.bias")
         parameters.withUnsafeBufferPointer { p in
+            BLAS.parallelSlices(of: pairs, parts: workers) { _, range in
+                winogradFilters(p.baseAddress! + weight.lowerBound, pairs: pairs, pairRange: range, into: u)
+            }
             input.withUnsafeBufferPointer { x in
-                columnScratch.withUnsafeMutableBufferPointer { cols in
-                    output.withUnsafeMutableBufferPointer { z in
-                        for first in stride(from: 0, to: n, by: chunk) {
-                            let count = min(chunk, n - first)
-                            BLAS.parallelSlices(of: block.inChannels, parts: workers) { _, channels in
-                                im2col3x3(input: x.baseAddress!, channels: block.inChannels, images: n, height: s, width: s,
-                                          firstImage: first, imageCount: count, channelRange: channels, columns: cols.baseAddress!)
-                            }
-                            BLAS.parallelSlices(of: out, parts: workers) { _, rows in
-                                BLAS.multiply(m: rows.count, n: count * plane, k: depth,
-                                              a: p.baseAddress! + weight.lowerBound + rows.lowerBound * depth, lda: depth,
-                                              b: cols.baseAddress!, ldb: count * plane,
-                                              c: z.baseAddress! + rows.lowerBound * n * plane + first * plane, ldc: n * plane)
+                output.withUnsafeMutableBufferPointer { z in
+                    for first in stride(from: 0, to: n, by: chunk) {
+                        let count = min(chunk, n - first), columns = count * tiles
+                        let inStride = winogradComponentStride(channels: inChannels, columns: columns)
+                        let outStride = winogradComponentStride(channels: outChannels, columns: columns)
+                        BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
+                            winogradInputs(x.baseAddress!, channels: inChannels, images: n, height: s, width: s, firstImage: first,
+                                           imageCount: count, channelRange: channels, scratch: scratch[worker], into: v,
+                                           componentStride: inStride)
+                        }
+                        // M[k] [out, columns] = U[k] [out, in] x V[k] [in, columns]
+                        BLAS.parallelSlices(of: 16, parts: workers) { _, components in
+                            for k in components {
+                                BLAS.multiply(m: outChannels, n: columns, k: inChannels, a: u + k * pairs, lda: inChannels,
+                                              b: v + k * inStride, ldb: columns, c: m + k * outStride, ldc: columns)
                             }
                         }
-                        BLAS.parallelSlices(of: out, parts: workers) { _, rows in
-                            for o in rows {
-                                let b = p[bias.lowerBound + o], row = z.baseAddress! + o * n * plane
-                                for j in 0..<n * plane { row[j] += b }
-                            }
+                        BLAS.parallelSlices(of: outChannels, parts: workers) { _, channels in
+                            winogradOutputs(m, componentStride: outStride, outChannels: outChannels, images: n, height: s, width: s,
+                                            firstImage: first, imageCount: count, channelRange: channels, into: z.baseAddress!)
+                        }
+                    }
+                    BLAS.parallelSlices(of: outChannels, parts: workers) { _, rows in
+                        for o in rows {
+                            let b = p[bias.lowerBound + o], row = z.baseAddress! + o * n * s * s
+                            for j in 0..<n * s * s { row[j] += b }
                         }
                     }
                 }
@@ -322,56 +376,90 @@ public final class TrainableResNet9 {
         }
     }
 
-    /// dW += dZ x columns^T and (when asked) dX = col2im(W^T x dZ). The bias gradient comes from the batch
-    /// norm's backward, which knows it in closed form.
-    private func convolutionBackward(_ block: ResNet9Architecture.Block, input: [Float], dz: [Float], images n: Int, side s: Int,
-                                     needsInputGradient: Bool, workers: Int) -> [Float] {
-        let plane = s * s, depth = block.inChannels * 9, out = block.outChannels
-        let chunk = max(1, min(n, Self.columnBudget / (depth * plane)))
-        reserveColumns(depth * chunk * plane, gradient: true)
-        var dx = needsInputGradient ? [Float](repeating: 0, count: block.inChannels * n * plane) : []
-        let weight = range(of: "\(block.name).0.weight")
-        parameters.withUnsafeBufferPointer { p in
-            gradients.withUnsafeMutableBufferPointer { g in
-                input.withUnsafeBufferPointer { x in
-                    dz.withUnsafeBufferPointer { dz in
-                        columnScratch.withUnsafeMutableBufferPointer { cols in
-                            columnGradientScratch.withUnsafeMutableBufferPointer { dCols in
-                                dx.withUnsafeMutableBufferPointer { dx in
-                                    for first in stride(from: 0, to: n, by: chunk) {
-                                        let count = min(chunk, n - first), width = count * plane
-                                        BLAS.parallelSlices(of: block.inChannels, parts: workers) { _, channels in
-                                            im2col3x3(input: x.baseAddress!, channels: block.inChannels, images: n, height: s, width: s,
-                                                      firstImage: first, imageCount: count, channelRange: channels, columns: cols.baseAddress!)
-                                        }
-                                        // dW [out, depth] += dZ[:, chunk] [out, width] x columns^T [width, depth]
-                                        BLAS.parallelSlices(of: out, parts: workers) { _, rows in
-                                            BLAS.multiply(m: rows.count, n: depth, k: width,
-                                                          a: dz.baseAddress! + rows.lowerBound * n * plane + first * plane, lda: n * plane,
-                                                          b: cols.baseAddress!, ldb: width, transposeB: true,
-                                                          c: g.baseAddress! + weight.lowerBound + rows.lowerBound * depth, ldc: depth,
-                                                          accumulate: true)
-                                        }
-                                        guard needsInputGradient else { continue }
-                                        // dColumns [depth, width] = W^T [depth, out] x dZ[:, chunk] [out, width]
-                                        BLAS.parallelSlices(of: depth, parts: workers) { _, rows in
-                                            BLAS.multiply(m: rows.count, n: width, k: out,
-                                                          a: p.baseAddress! + weight.lowerBound + rows.lowerBound, lda: depth, transposeA: true,
-                                                          b: dz.baseAddress! + first * plane, ldb: n * plane,
-                                                          c: dCols.baseAddress! + rows.lowerBound * width, ldc: width)
-                                        }
-                                        BLAS.parallelSlices(of: block.inChannels, parts: workers) { _, channels in
-                                            col2im3x3(columns: dCols.baseAddress!, channels: block.inChannels, images: n, height: s, width: s,
-                                                      firstImage: first, imageCount: count, channelRange: channels, addingInto: dx.baseAddress!)
-                                        }
-                                    }
-                                }
+    /// dW += the weight gradient and (when asked) returns dX, both through the Winograd transforms' adjoints.
+    /// The bias gradient comes from the batch norm's backward, which knows it in closed form.
+    private func convolutionBackward(_ b: Int, _ block: ResNet9Architecture.Block, input: [Float], dz: [Float],
+                                     images n: Int, side s: Int, needsInputGradient: Bool, workers: Int) -> [Float] {
+        let inChannels = block.inChannels, outChannels = block.outChannels, pairs = inChannels * outChannels
+        let tiles = winogradTileCount(height: s, width: s), chunk = Self.chunkSize(block, images: n, side: s)
+        let u = filters[b].reserve(16 * pairs), du = filterGradient.reserve(16 * pairs)
+        let v = transformed.reserve(Self.chunkBudget), dm = products.reserve(Self.chunkBudget)
+        let dv = needsInputGradient ? transformedGradient.reserve(Self.chunkBudget) : v
+        let scratch = tileScratch(workers: workers, side: s)
+        du.update(repeating: 0, count: 16 * pairs)
+        var dx: [Float] = []
+        if needsInputGradient {
+            swap(&dx, &inputGradients[b])
+            reuse(&dx, count: inChannels * n * s * s)
+        }
+        defer { if needsInputGradient { inputGradients[b] = dx } }
+        input.withUnsafeBufferPointer { x in
+            dz.withUnsafeBufferPointer { dz in
+                dx.withUnsafeMutableBufferPointer { dx in
+                    for first in stride(from: 0, to: n, by: chunk) {
+                        let count = min(chunk, n - first), columns = count * tiles
+                        let inStride = winogradComponentStride(channels: inChannels, columns: columns)
+                        let outStride = winogradComponentStride(channels: outChannels, columns: columns)
+                        BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
+                            winogradInputs(x.baseAddress!, channels: inChannels, images: n, height: s, width: s, firstImage: first,
+                                           imageCount: count, channelRange: channels, scratch: scratch[worker], into: v,
+                                           componentStride: inStride)
+                        }
+                        BLAS.parallelSlices(of: outChannels, parts: workers) { _, channels in
+                            winogradOutputGradients(dz.baseAddress!, outChannels: outChannels, images: n, height: s, width: s,
+                                                    firstImage: first, imageCount: count, channelRange: channels, into: dm,
+                                                    componentStride: outStride)
+                        }
+                        BLAS.parallelSlices(of: 16, parts: workers) { _, components in
+                            for k in components {
+                                // dU[k] [out, in] += dM[k] [out, columns] x V[k]^T [columns, in]
+                                BLAS.multiply(m: outChannels, n: inChannels, k: columns, a: dm + k * outStride, lda: columns,
+                                              b: v + k * inStride, ldb: columns, transposeB: true,
+                                              c: du + k * pairs, ldc: inChannels, accumulate: true)
+                                guard needsInputGradient else { continue }
+                                // dV[k] [in, columns] = U[k]^T [in, out] x dM[k] [out, columns]
+                                BLAS.multiply(m: inChannels, n: columns, k: outChannels, a: u + k * pairs, lda: inChannels, transposeA: true,
+                                              b: dm + k * outStride, ldb: columns, c: dv + k * inStride, ldc: columns)
                             }
+                        }
+                        guard needsInputGradient else { continue }
+                        BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
+                            winogradInputGradients(dv, componentStride: inStride, channels: inChannels, images: n, height: s, width: s, firstImage: first,
+                                                   imageCount: count, channelRange: channels, scratch: scratch[worker], into: dx.baseAddress!)
                         }
                     }
                 }
+            }
+        }
+        let weight = range(of: "\(block.name).0.weight")
+        gradients.withUnsafeMutableBufferPointer { g in
+            BLAS.parallelSlices(of: pairs, parts: workers) { _, range in
+                winogradFilterGradients(du, pairs: pairs, pairRange: range, addingInto: g.baseAddress! + weight.lowerBound)
             }
         }
         return dx
     }
+}
+
+/// Makes `buffer` hold `count` elements, keeping its storage (and contents) when it already does: for
+/// buffers the caller overwrites whole.
+private func reuse<Element: Numeric>(_ buffer: inout [Element], count: Int) {
+    if buffer.count != count { buffer = [Element](repeating: 0, count: count) }
+}
+
+/// A scratch buffer that only grows, kept for the life of its owner.
+private final class ScratchBuffer {
+    private var pointer: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    /// At least `count` floats; the contents are whatever the last user left.
+    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if let pointer, capacity >= count { return pointer }
+        pointer?.deallocate()
+        pointer = .allocate(capacity: count)
+        capacity = count
+        return pointer!
+    }
+
+    deinit { pointer?.deallocate() }
 }

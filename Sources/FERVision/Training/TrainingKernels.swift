@@ -7,7 +7,7 @@ import Foundation
 /// Batch norm in training mode fused with ReLU, per channel over `count` = images * h * w values.
 /// z: [channels, count] (conv output) -> y = relu(gamma * (z - mean) / sqrt(var + eps) + beta).
 /// Saves mean and 1/sqrt(var + eps) per channel for backward; var is the biased batch variance, as
-/// PyTorch normalizes with; returns the unbiased variance for the running estimate.
+/// PyTorch normalizes with; returns the unbiased variance for the running estimate. Sums run in Double.
 func batchNormReLUForward(
     _ z: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
     channels: Range<Int>, count: Int, epsilon: Double,
@@ -16,11 +16,11 @@ func batchNormReLUForward(
 ) {
     for c in channels {
         let row = z + c * count
-        var sum = 0.0
-        for j in 0..<count { sum += Double(row[j]) }
-        let m = sum / Double(count)
-        var squares = 0.0
-        for j in 0..<count { let d = Double(row[j]) - m; squares += d * d }
+        let m = sumInDouble(count) { Double(row[$0]) } vector: { SIMD8<Double>(vector(row, $0)) } / Double(count)
+        let squares = sumInDouble(count) { let d = Double(row[$0]) - m; return d * d } vector: {
+            let d = SIMD8<Double>(vector(row, $0)) - m
+            return d * d
+        }
         let variance = squares / Double(count)
         let invStd = 1 / (variance + epsilon).squareRoot()
         mean[c] = Float(m)
@@ -28,19 +28,25 @@ func batchNormReLUForward(
         unbiasedVariance[c] = Float(count > 1 ? squares / Double(count - 1) : 0)
         let scale = Float(Double(gamma[c]) * invStd), shift = Float(Double(beta[c]) - m * Double(gamma[c]) * invStd)
         let out = y + c * count
-        for j in 0..<count { out[j] = max(0, row[j] * scale + shift) }
+        var j = 0
+        while j + 8 <= count {
+            store(pointwiseMax(vector(row, j) * scale + shift, .zero), out + j)
+            j += 8
+        }
+        while j < count { out[j] = max(0, row[j] * scale + shift); j += 1 }
     }
 }
 
-/// Backward of `batchNormReLUForward`. dy: gradient at the ReLU output (overwritten with scratch values);
-/// writes dz and accumulates dgamma, dbeta, and the gradient of the preceding convolution's bias.
+/// Backward of `batchNormReLUForward`. dy: gradient at the ReLU output; writes dz and accumulates dgamma,
+/// dbeta, and the gradient of the preceding convolution's bias.
 /// With a = relu'(y) * dy and x̂ = (z - mean) * invStd:
 ///   dbeta = Σ a, dgamma = Σ a x̂, dz = gamma * invStd / M * (M a - dbeta - x̂ dgamma)
 /// The conv bias gradient Σ dz is 0 in exact arithmetic (batch norm subtracts the bias at once); summing
 /// Float32 dz leaves noise that Adam would turn into learning-rate-sized steps. Its closed form
-/// Σ dz = -gamma * invStd * mean(a x̂) * Σ x̂, in Float64, is the exact value to double precision.
+/// Σ dz = -gamma * invStd * mean(a x̂) * Σ x̂, with Σ x̂ = invStd * (Σ z - M mean) in Double, is the exact
+/// value to double precision.
 func batchNormReLUBackward(
-    dy: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, z: UnsafePointer<Float>,
+    dy: UnsafePointer<Float>, y: UnsafePointer<Float>, z: UnsafePointer<Float>,
     gamma: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
     channels: Range<Int>, count: Int,
     dz: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>,
@@ -49,27 +55,43 @@ func batchNormReLUBackward(
     for c in channels {
         let g = dy + c * count, out = y + c * count, input = z + c * count
         let m = mean[c], s = inverseStd[c]
-        var sumA = 0.0, sumAX = 0.0, sumX = 0.0
-        for j in 0..<count {
-            let a = out[j] > 0 ? g[j] : 0
-            g[j] = a
-            let xhat = (Double(input[j]) - Double(m)) * Double(s)
-            sumA += Double(a)
-            sumAX += Double(a) * xhat
-            sumX += xhat
-        }
+        @inline(__always) func a(_ j: Int) -> Float { out[j] > 0 ? g[j] : 0 }
+        @inline(__always) func a8(_ j: Int) -> SIMD8<Float> { vector(g, j).replacing(with: 0, where: vector(out, j) .<= 0) }
+        let sumA = sumInDouble(count) { Double(a($0)) } vector: { SIMD8<Double>(a8($0)) }
+        let sumAX = sumInDouble(count) { Double(a($0) * ((input[$0] - m) * s)) } vector: { SIMD8<Double>(a8($0) * ((vector(input, $0) - m) * s)) }
+        let sumZ = sumInDouble(count) { Double(input[$0]) } vector: { SIMD8<Double>(vector(input, $0)) }
+        let sumX = Double(s) * (sumZ - Double(count) * Double(m))
         dbeta[c] += Float(sumA)
         dgamma[c] += Float(sumAX)
         dConvolutionBias[c] += Float(-Double(gamma[c]) * Double(s) * (sumAX / Double(count)) * sumX)
         let scale = gamma[c] * s
         let meanA = Float(sumA / Double(count)), meanAX = Float(sumAX / Double(count))
         let target = dz + c * count
-        for j in 0..<count {
-            let xhat = (input[j] - m) * s
-            target[j] = scale * (g[j] - meanA - xhat * meanAX)
+        var j = 0
+        while j + 8 <= count {
+            store(scale * (a8(j) - meanA - (vector(input, j) - m) * s * meanAX), target + j)
+            j += 8
         }
+        while j < count { target[j] = scale * (a(j) - meanA - (input[j] - m) * s * meanAX); j += 1 }
     }
 }
+
+/// Σ over j in 0..<count, in Double: `vector(j)` for each whole group of 8 (lanes summed apart, so the adds
+/// overlap), `scalar(j)` for the rest.
+@inline(__always)
+private func sumInDouble(_ count: Int, scalar: (Int) -> Double, vector: (Int) -> SIMD8<Double>) -> Double {
+    var lanes = SIMD8<Double>(), j = 0
+    while j + 8 <= count { lanes += vector(j); j += 8 }
+    var total = lanes.sum()
+    while j < count { total += scalar(j); j += 1 }
+    return total
+}
+
+@inline(__always)
+private func vector(_ p: UnsafePointer<Float>, _ j: Int) -> SIMD8<Float> { UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) }
+
+@inline(__always)
+private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
 
 /// 2x2 max pooling (stride 2, floor), remembering which of the four won (the first maximum in row-major
 /// order, as PyTorch's CPU kernel picks) for backward.
