@@ -42,11 +42,10 @@ final class TrainingParityTests: XCTestCase {
             if step == 0 {
                 for (i, g) in network.gradients.enumerated() where abs(g) < 1e-7 { noiseLevel.insert(i) }
             }
-            var gradients = network.gradients
-            clipGradients(&gradients, limit: 0.1)
+            network.clipGradients(limit: 0.1)
             adam.learningRate = rate
             adam.beta1 = beta1
-            adam.update(&network.parameters, gradients: gradients)
+            adam.update(&network.parameters, gradients: network.gradients)
         }
         let after = network.stateDict
         for slot in network.slots {

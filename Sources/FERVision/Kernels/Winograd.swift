@@ -57,6 +57,10 @@ func winogradImagesFitting(capacity: Int, channels: Int, tiles: Int, images: Int
     max(1, min(images, (capacity / 16 - 16) / (channels * tiles)))
 }
 
+/// Tiles per vector in the transforms: four, so that a transform's 16 values stay in registers on
+/// baseline x86-64 (SSE), which the package is built for.
+typealias Lanes = SIMD4<Float>
+
 /// Tiles per image for a `height` x `width` output: ceil(h / 2) * ceil(w / 2).
 @inline(__always)
 func winogradTileCount(height: Int, width: Int) -> Int { ((height + 1) / 2) * ((width + 1) / 2) }
@@ -68,15 +72,14 @@ func winogradScratchCount(height: Int, width: Int) -> Int {
 }
 
 /// V for images `firstImage ..< firstImage + imageCount` of a channel-major input [channels, images, h, w]:
-/// transformed: [16, channels, imageCount * tiles], component k at `k * componentStride`. Vectorized across 8 neighbouring tiles of a tile row,
-/// so each of the 16 outputs is stored 8 contiguous floats at a time.
+/// transformed: [16, channels, imageCount * tiles], component k at `k * componentStride`. Vectorized across `Lanes` neighbouring tiles of a tile row,
+/// so each of the 16 outputs is stored a vector of contiguous floats at a time.
 /// Only channels in `channelRange` are transformed, so workers can split the channels (each with its own scratch).
 func winogradInputs(
     _ input: UnsafePointer<Float>, channels: Int, images: Int, height: Int, width: Int,
     firstImage: Int, imageCount: Int, channelRange: Range<Int>,
     scratch: UnsafeMutablePointer<Float>, into transformed: UnsafeMutablePointer<Float>, componentStride: Int
 ) {
-    typealias V8 = SIMD8<Float>
     let tilesY = (height + 1) / 2, tilesX = (width + 1) / 2
     let tilesPerImage = tilesY * tilesX, columns = imageCount * tilesPerImage
     let stride = width + 3          // the left pad, and room to read a 4-wide tile past odd right edges
@@ -98,19 +101,19 @@ func winogradInputs(
                         odds[r * laneStride + t] = row[2 * t + 1]
                     }
                 }
-                for tx in Swift.stride(from: 0, to: tilesX, by: 8) {
-                    @inline(__always) func load(_ base: UnsafeMutablePointer<Float>, _ r: Int, _ shift: Int) -> V8 {
-                        UnsafeRawPointer(base + r * laneStride + tx + shift).loadUnaligned(as: V8.self)
+                for tx in Swift.stride(from: 0, to: tilesX, by: Lanes.scalarCount) {
+                    @inline(__always) func load(_ base: UnsafeMutablePointer<Float>, _ r: Int, _ shift: Int) -> Lanes {
+                        UnsafeRawPointer(base + r * laneStride + tx + shift).loadUnaligned(as: Lanes.self)
                     }
                     // Row r of d B, for 8 tiles at once: (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
-                    @inline(__always) func rowTimesB(_ r: Int) -> (V8, V8, V8, V8) {
+                    @inline(__always) func rowTimesB(_ r: Int) -> (Lanes, Lanes, Lanes, Lanes) {
                         let d0 = load(evens, r, 0), d1 = load(odds, r, 0), d2 = load(evens, r, 1), d3 = load(odds, r, 1)
                         return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
                     }
                     let e0 = rowTimesB(0), e1 = rowTimesB(1), e2 = rowTimesB(2), e3 = rowTimesB(3)
-                    let count = min(8, tilesX - tx), offset = ty * tilesX + tx
+                    let count = min(Lanes.scalarCount, tilesX - tx), offset = ty * tilesX + tx
                     // B^T (d B): rows e0 - e2, e1 + e2, e2 - e1, e1 - e3; output k = 4 * row + column.
-                    @inline(__always) func emit(_ k: Int, _ v: V8) { store(v, to: out + k * componentStride + offset, count: count) }
+                    @inline(__always) func emit(_ k: Int, _ v: Lanes) { store(v, to: out + k * componentStride + offset, count: count) }
                     emit(0, e0.0 - e2.0); emit(1, e0.1 - e2.1); emit(2, e0.2 - e2.2); emit(3, e0.3 - e2.3)
                     emit(4, e1.0 + e2.0); emit(5, e1.1 + e2.1); emit(6, e1.2 + e2.2); emit(7, e1.3 + e2.3)
                     emit(8, e2.0 - e1.0); emit(9, e2.1 - e1.1); emit(10, e2.2 - e1.2); emit(11, e2.3 - e1.3)
@@ -122,24 +125,23 @@ func winogradInputs(
 }
 
 /// Y from the 16 GEMM products [16, outChannels, imageCount * tiles] (component k at `k * componentStride`) into the channel-major output
-/// [outChannels, images, h, w] at images `firstImage ..< firstImage + imageCount`. Vectorized across 8
+/// [outChannels, images, h, w] at images `firstImage ..< firstImage + imageCount`. Vectorized across `Lanes`
 /// consecutive tiles of an output channel (spanning tile rows and images), then scattered as 2x2 blocks.
 /// Only output channels in `channelRange` are written, so workers can split them.
 func winogradOutputs(
     _ products: UnsafePointer<Float>, componentStride: Int, outChannels: Int, images: Int, height: Int, width: Int,
     firstImage: Int, imageCount: Int, channelRange: Range<Int>, into output: UnsafeMutablePointer<Float>
 ) {
-    typealias V8 = SIMD8<Float>
     let columns = imageCount * winogradTileCount(height: height, width: width)
     let planeLength = height * width
     for o in channelRange {
         let source = products + o * columns
         var cursor = TileCursor(height: height, width: width, firstImage: firstImage)   // the next lane's tile
-        for t in Swift.stride(from: 0, to: columns, by: 8) {
-            let count = min(8, columns - t)
-            @inline(__always) func m(_ k: Int) -> V8 { load(source + k * componentStride + t, count: count) }
+        for t in Swift.stride(from: 0, to: columns, by: Lanes.scalarCount) {
+            let count = min(Lanes.scalarCount, columns - t)
+            @inline(__always) func m(_ k: Int) -> Lanes { load(source + k * componentStride + t, count: count) }
             // A^T M: per column j, s0 = M0j + M1j + M2j and s1 = M1j - M2j - M3j.
-            @inline(__always) func column(_ j: Int) -> (V8, V8) {
+            @inline(__always) func column(_ j: Int) -> (Lanes, Lanes) {
                 let m0 = m(j), m1 = m(4 + j), m2 = m(8 + j), m3 = m(12 + j)
                 return (m0 + m1 + m2, m1 - m2 - m3)
             }
@@ -162,11 +164,11 @@ func winogradOutputs(
     }
 }
 
-/// Stores the first `count` lanes of `v` at `p` (all 8 in one unaligned store when `count` is 8).
+/// Stores the first `count` lanes of `v` at `p` (all of them in one unaligned store when `count` covers them).
 @inline(__always)
-func store(_ v: SIMD8<Float>, to p: UnsafeMutablePointer<Float>, count: Int) {
-    if count == 8 {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+func store<Vector: SIMD>(_ v: Vector, to p: UnsafeMutablePointer<Float>, count: Int) where Vector.Scalar == Float {
+    if count == Vector.scalarCount {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self)
     } else {
         for lane in 0..<count { p[lane] = v[lane] }
     }
@@ -174,9 +176,9 @@ func store(_ v: SIMD8<Float>, to p: UnsafeMutablePointer<Float>, count: Int) {
 
 /// Loads `count` floats from `p` into the first lanes (the rest zero), never reading past them.
 @inline(__always)
-func load(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
-    if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-    var v = SIMD8<Float>()
+func load<Vector: SIMD>(_ p: UnsafePointer<Float>, count: Int) -> Vector where Vector.Scalar == Float {
+    if count == Vector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
+    var v = Vector()
     for lane in 0..<count { v[lane] = p[lane] }
     return v
 }

@@ -10,7 +10,7 @@
 // These are the exact gradients of the forward computation, and the weight and input gradients do 2.25x
 // fewer multiplies than im2col + GEMM, like the forward.
 
-private typealias V8 = SIMD8<Float>
+private let lanes = Lanes.scalarCount
 
 /// The 2x2 output tiles in the order a transformed stream holds them (images, then tile rows, then tiles).
 struct TileCursor {
@@ -37,7 +37,7 @@ struct TileCursor {
 /// dM = A dY A^T for every tile: the adjoint of `winogradOutputs`. Reads the output gradient [outChannels,
 /// images, h, w] at images `firstImage ..< firstImage + imageCount` and writes [16, outChannels, imageCount
 /// * tiles], component k at `k * componentStride`. Pixels a tile has past an odd edge count as zero. Only
-/// channels in `channelRange` are written. Vectorized across 8 neighbouring tiles of a tile row.
+/// channels in `channelRange` are written. Vectorized across `Lanes` neighbouring tiles of a tile row.
 func winogradOutputGradients(
     _ dOutput: UnsafePointer<Float>, outChannels: Int, images: Int, height: Int, width: Int,
     firstImage: Int, imageCount: Int, channelRange: Range<Int>, into dProducts: UnsafeMutablePointer<Float>, componentStride: Int
@@ -50,13 +50,13 @@ func winogradOutputGradients(
             let target = dProducts + o * columns + i * tilesPerImage
             for ty in 0..<tilesY {
                 let top = plane + 2 * ty * width, hasBottom = 2 * ty + 1 < height
-                for tx in Swift.stride(from: 0, to: tilesX, by: 8) {
-                    let count = min(8, tilesX - tx), offset = ty * tilesX + tx
+                for tx in Swift.stride(from: 0, to: tilesX, by: lanes) {
+                    let count = min(lanes, tilesX - tx), offset = ty * tilesX + tx
                     // Even and odd pixels of the tiles' two rows: (g00, g01) on top, (g10, g11) below.
                     let (g00, g01) = evenAndOddPixels(top, from: 2 * tx, width: width)
-                    let (g10, g11) = hasBottom ? evenAndOddPixels(top + width, from: 2 * tx, width: width) : (V8(), V8())
+                    let (g10, g11) = hasBottom ? evenAndOddPixels(top + width, from: 2 * tx, width: width) : (Lanes(), Lanes())
                     // A applied to a pair (p, q) is (p, p + q, p - q, -q): first down the rows of g, then along them.
-                    @inline(__always) func emitRow(_ r: Int, _ p: V8, _ q: V8) {
+                    @inline(__always) func emitRow(_ r: Int, _ p: Lanes, _ q: Lanes) {
                         store(p, to: target + (4 * r) * componentStride + offset, count: count)
                         store(p + q, to: target + (4 * r + 1) * componentStride + offset, count: count)
                         store(p - q, to: target + (4 * r + 2) * componentStride + offset, count: count)
@@ -72,15 +72,15 @@ func winogradOutputGradients(
     }
 }
 
-/// Pixels `from`, `from + 2`, ... and `from + 1`, `from + 3`, ... of a row (8 each, zero past `width`).
+/// Pixels `from`, `from + 2`, ... and `from + 1`, `from + 3`, ... of a row (a vector each, zero past `width`).
 @inline(__always)
-private func evenAndOddPixels(_ row: UnsafePointer<Float>, from x: Int, width: Int) -> (V8, V8) {
-    if x + 16 <= width {
-        let pixels = UnsafeRawPointer(row + x).loadUnaligned(as: SIMD16<Float>.self)
+private func evenAndOddPixels(_ row: UnsafePointer<Float>, from x: Int, width: Int) -> (Lanes, Lanes) {
+    if x + 2 * lanes <= width {
+        let pixels = UnsafeRawPointer(row + x).loadUnaligned(as: SIMD8<Float>.self)
         return (pixels.evenHalf, pixels.oddHalf)
     }
-    var staged = SIMD16<Float>()
-    for j in 0..<min(16, width - x) { staged[j] = row[x + j] }
+    var staged = SIMD8<Float>()
+    for j in 0..<min(2 * lanes, width - x) { staged[j] = row[x + j] }
     return (staged.evenHalf, staged.oddHalf)
 }
 
@@ -92,7 +92,7 @@ func winogradInputGradientScratchCount(height: Int, width: Int) -> Int { 2 * (he
 /// Reads [16, channels, imageCount * tiles] (component k at `k * componentStride`) and overwrites the input
 /// gradient [channels, images, h, w] at images `firstImage ..< firstImage + imageCount` (what falls on the
 /// zero padding is dropped). Only channels in `channelRange` are written, so workers can split them, each
-/// with its own scratch. Vectorized across 8 neighbouring tiles of a tile row: tile tx covers padded columns
+/// with its own scratch. Vectorized across `Lanes` neighbouring tiles of a tile row: tile tx covers padded columns
 /// 2tx ..< 2tx + 4, which are even column tx, odd tx, even tx + 1, odd tx + 1 of a de-interleaved row.
 func winogradInputGradients(
     _ dTransformed: UnsafePointer<Float>, componentStride: Int, channels: Int, images: Int, height: Int, width: Int,
@@ -104,25 +104,25 @@ func winogradInputGradients(
     // Rows of the padded plane's even and odd columns, with room for a whole vector past the last tile.
     let laneStride = tilesX + 9, planeLength = (height + 3) * laneStride
     let evens = scratch, odds = scratch + planeLength
-    @inline(__always) func add(_ v: V8, _ p: UnsafeMutablePointer<Float>) {
+    @inline(__always) func add(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
         let raw = UnsafeMutableRawPointer(p)
-        raw.storeBytes(of: raw.loadUnaligned(as: V8.self) + v, as: V8.self)
+        raw.storeBytes(of: raw.loadUnaligned(as: Lanes.self) + v, as: Lanes.self)
     }
     for c in channelRange {
         for i in 0..<imageCount {
             scratch.update(repeating: 0, count: 2 * planeLength)
             let source = dTransformed + c * columns + i * tilesPerImage
             for ty in 0..<tilesY {
-                for tx in Swift.stride(from: 0, to: tilesX, by: 8) {
-                    let count = min(8, tilesX - tx), offset = ty * tilesX + tx
-                    @inline(__always) func v(_ k: Int) -> V8 { load(source + k * componentStride + offset, count: count) }
+                for tx in Swift.stride(from: 0, to: tilesX, by: lanes) {
+                    let count = min(lanes, tilesX - tx), offset = ty * tilesX + tx
+                    @inline(__always) func v(_ k: Int) -> Lanes { load(source + k * componentStride + offset, count: count) }
                     // B applied to (a, b, c, d) is (a, b - c + d, b + c - a, -d): down the rows, then along them.
-                    @inline(__always) func b(_ a: V8, _ b: V8, _ c: V8, _ d: V8) -> (V8, V8, V8, V8) {
+                    @inline(__always) func b(_ a: Lanes, _ b: Lanes, _ c: Lanes, _ d: Lanes) -> (Lanes, Lanes, Lanes, Lanes) {
                         (a, b - c + d, b + c - a, -d)
                     }
                     let c0 = b(v(0), v(4), v(8), v(12)), c1 = b(v(1), v(5), v(9), v(13))
                     let c2 = b(v(2), v(6), v(10), v(14)), c3 = b(v(3), v(7), v(11), v(15))
-                    @inline(__always) func addRow(_ r: Int, _ row: (V8, V8, V8, V8)) {
+                    @inline(__always) func addRow(_ r: Int, _ row: (Lanes, Lanes, Lanes, Lanes)) {
                         let at = (2 * ty + r) * laneStride + tx
                         add(row.0, evens + at); add(row.1, odds + at); add(row.2, evens + at + 1); add(row.3, odds + at + 1)
                     }
@@ -135,8 +135,9 @@ func winogradInputGradients(
             // Input pixel (y, x) is padded (y + 1, x + 1): odd column x / 2 for even x, even column x / 2 + 1 for odd x.
             let plane = dInput + (c * images + firstImage + i) * height * width
             for y in 0..<height {
-                let row = plane + y * width, evenRow = evens + (y + 1) * laneStride, oddRow = odds + (y + 1) * laneStride
-                for x in 0..<width { row[x] = x & 1 == 0 ? oddRow[x >> 1] : evenRow[(x >> 1) + 1] }
+                let row = plane + y * width, evenRow = evens + (y + 1) * laneStride + 1, oddRow = odds + (y + 1) * laneStride
+                for t in 0..<width / 2 { row[2 * t] = oddRow[t]; row[2 * t + 1] = evenRow[t] }
+                if width & 1 == 1 { row[width - 1] = oddRow[width / 2] }
             }
         }
     }

@@ -104,6 +104,6 @@ public struct OneCycleSchedule: Sendable, Equatable {
 }
 
 /// Clamps every gradient element to [-limit, limit] (PyTorch's `clip_grad_value_`).
-public func clipGradients(_ gradients: inout [Float], limit: Float) {
+func clipGradients(_ gradients: inout [Float], limit: Float) {
     for i in gradients.indices { gradients[i] = min(max(gradients[i], -limit), limit) }
 }

@@ -95,6 +95,8 @@ public final class TrainableResNet9 {
     private var residualSums: [[Float]] = [[], []]
     private var inputGradients = [[Float]](repeating: [], count: 8)
     private var poolGradient: [Float] = [], convolutionGradient: [Float] = []
+    /// The batch in channel-major order, and the gradient at the classifier's pooling input.
+    private var channelMajorInput: [Float] = [], classifierGradient: [Float] = []
 
     /// Forward in training mode (batch statistics; running statistics updated), loss, and backward.
     /// - Parameters:
@@ -108,7 +110,10 @@ public final class TrainableResNet9 {
         let workers = BLAS.threadCount
         gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
 
-        var x = [Float](repeating: 0, count: inputs.count)
+        var x: [Float] = []
+        swap(&x, &channelMajorInput)
+        defer { channelMajorInput = x }
+        reuse(&x, count: inputs.count)
         inputs.scalars.withUnsafeBufferPointer { input in
             transposeToChannelMajor(input.baseAddress!, images: n, channels: channels, plane: side * side, into: &x)
         }
@@ -171,7 +176,10 @@ public final class TrainableResNet9 {
                               b: p.baseAddress! + weightRange.lowerBound, ldb: features, c: &dFlat, ldc: features)
             }
         }
-        var dCurrent = [Float](repeating: 0, count: width * n * s * s)
+        var dCurrent: [Float] = []
+        swap(&dCurrent, &classifierGradient)
+        reuse(&dCurrent, count: width * n * s * s)
+        dCurrent.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         for image in 0..<n {
             for c in 0..<width {
                 for i in 0..<pooledPlane {
@@ -180,6 +188,7 @@ public final class TrainableResNet9 {
                 }
             }
         }
+        classifierGradient = dCurrent
 
         // Backward through the blocks; a residual's output gradient also flows to its skip input.
         var dSkip: [Float] = []
@@ -187,12 +196,17 @@ public final class TrainableResNet9 {
             if b == 3 || b == 7 { dSkip = dCurrent }
             var dInput = backwardBlock(b, architecture.blocks[b], records[b], dOutput: dCurrent, images: n,
                                        needsInputGradient: b > 0, workers: workers)
-            if b == 2 || b == 6 { add(dInput, dSkip, into: &dInput) }
+            if b == 2 || b == 6 { for i in dInput.indices { dInput[i] += dSkip[i] } }
             dCurrent = dInput
             records[b].input = []      // the previous block's output: it writes there again next step
         }
         batchesTracked += 1
         return loss
+    }
+
+    /// Clips every gradient of the last step to [-limit, limit] in place (PyTorch's `clip_grad_value_`).
+    public func clipGradients(limit: Float) {
+        FERVision.clipGradients(&gradients, limit: limit)
     }
 
     /// sum = a + b, reusing sum's storage when it has the right size.

@@ -101,11 +101,10 @@ public final class Trainer {
             let loss = network.step(inputs: inputs, labels: indices.map { trainingSet.labels[$0] })
             let step = completedEpochs * stepsPerEpoch + batchStart / batchSize
             let (rate, beta1) = schedule.values(at: step)
-            var gradients = network.gradients
-            clipGradients(&gradients, limit: Float(configuration.gradientClip))
+            network.clipGradients(limit: Float(configuration.gradientClip))
             optimizer.learningRate = rate
             optimizer.beta1 = beta1
-            optimizer.update(&network.parameters, gradients: gradients)
+            optimizer.update(&network.parameters, gradients: network.gradients)
             history.learningRates.append(rate)
             lossSum += loss * Double(indices.count)
             done += indices.count

@@ -30,7 +30,8 @@ func batchNormReLUForward(
         let out = y + c * count
         var j = 0
         while j + 8 <= count {
-            store(pointwiseMax(vector(row, j) * scale + shift, .zero), out + j)
+            let v = vector(row, j) * scale + shift
+            store(v.replacing(with: 0, where: v .< 0), out + j)
             j += 8
         }
         while j < count { out[j] = max(0, row[j] * scale + shift); j += 1 }

@@ -79,9 +79,8 @@ struct Bench: ParsableCommand {
         for iteration in 0..<(warmup + iterations) {
             let start = DispatchTime.now().uptimeNanoseconds
             network.step(inputs: input, labels: labels)
-            var gradients = network.gradients
-            clipGradients(&gradients, limit: 0.1)
-            optimizer.update(&network.parameters, gradients: gradients)
+            network.clipGradients(limit: 0.1)
+            optimizer.update(&network.parameters, gradients: network.gradients)
             if iteration >= warmup { seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         }
         let median = seconds.sorted()[seconds.count / 2]
