@@ -19,6 +19,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from resnet9_reference import ResNet9  # noqa: E402
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=".build/release/fer-live")
@@ -42,12 +53,14 @@ def main():
         optimizer.step()
         optimizer.zero_grad()
 
-    ours, theirs = [], []
+    ours, theirs, blas = [], [], ""
     for _ in range(args.rounds):
         out = subprocess.run([args.binary, "bench", "--training", "--batch", str(args.batch), "--threads", str(args.threads),
                               "--iterations", str(args.steps), "--warmup", "1", "--json"],
                              check=True, capture_output=True, text=True)
-        ours.append(json.loads(out.stdout)["images_per_s"])
+        report = json.loads(out.stdout)
+        ours.append(report["images_per_s"])
+        blas = report["blas"]
         torch_step()
         times = []
         for _ in range(args.steps):
@@ -56,7 +69,8 @@ def main():
             times.append(time.perf_counter() - start)
         theirs.append(args.batch / statistics.median(times))
 
-    print(f"torch {torch.__version__}; batch {args.batch}, {args.threads} threads, {args.rounds} interleaved rounds x {args.steps} steps")
+    print(f"machine: {cpu_name()}; torch {torch.__version__}; fer-live on {blas}")
+    print(f"batch {args.batch}, {args.threads} threads, {args.rounds} interleaved rounds x {args.steps} steps")
     print("| runtime | images/s (median of rounds) | rounds |")
     print("|---|---:|---|")
     print(f"| fer-live | {statistics.median(ours):.1f} | {', '.join(f'{v:.1f}' for v in ours)} |")

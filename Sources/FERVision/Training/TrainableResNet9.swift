@@ -94,7 +94,7 @@ public final class TrainableResNet9 {
     /// Residual sums, the gradient at each block's input, and the gradients inside a block's backward.
     private var residualSums: [[Float]] = [[], []]
     private var inputGradients = [[Float]](repeating: [], count: 8)
-    private var poolGradient: [Float] = [], convolutionGradient: [Float] = []
+    private let poolGradient = ScratchBuffer(), convolutionGradient = ScratchBuffer()
     /// The batch in channel-major order, and the gradient at the classifier's pooling input.
     private var channelMajorInput: [Float] = [], classifierGradient: [Float] = []
 
@@ -275,41 +275,30 @@ public final class TrainableResNet9 {
     private func backwardBlock(_ b: Int, _ block: ResNet9Architecture.Block, _ record: BlockRecord, dOutput: [Float],
                                images n: Int, needsInputGradient: Bool, workers: Int) -> [Float] {
         let s = record.side, count = n * s * s, out = block.outChannels
-        let dy: [Float]
-        if block.pools {
-            reuse(&poolGradient, count: out * count)
+        let pooled = block.pools ? poolGradient.reserve(out * count) : nil
+        if let pooled {
             dOutput.withUnsafeBufferPointer { d in
                 record.winners.withUnsafeBufferPointer { winners in
-                    poolGradient.withUnsafeMutableBufferPointer { target in
-                        BLAS.parallelSlices(of: out * n, parts: workers) { _, planes in
-                            maxPool2Backward(d.baseAddress!, winners: winners.baseAddress!, planes: planes, height: s, width: s,
-                                             dInput: target.baseAddress!)
-                        }
+                    BLAS.parallelSlices(of: out * n, parts: workers) { _, planes in
+                        maxPool2Backward(d.baseAddress!, winners: winners.baseAddress!, planes: planes, height: s, width: s,
+                                         dInput: pooled)
                     }
                 }
             }
-            dy = poolGradient
-        } else {
-            dy = dOutput
         }
-        var dz: [Float] = []
-        swap(&dz, &convolutionGradient)
-        defer { swap(&dz, &convolutionGradient) }
-        reuse(&dz, count: out * count)
+        let dz = convolutionGradient.reserve(out * count)
         let gamma = range(of: "\(block.name).1.weight"), beta = range(of: "\(block.name).1.bias")
         let bias = range(of: "\(block.name).0.bias")
         parameters.withUnsafeBufferPointer { p in
             gradients.withUnsafeMutableBufferPointer { g in
-                dy.withUnsafeBufferPointer { dy in
-                    dz.withUnsafeMutableBufferPointer { dz in
-                        BLAS.parallelSlices(of: out, parts: workers) { _, channels in
-                            batchNormReLUBackward(dy: dy.baseAddress!, y: record.y, z: record.z,
-                                                  gamma: p.baseAddress! + gamma.lowerBound, mean: record.mean,
-                                                  inverseStd: record.inverseStd, channels: channels, count: count,
-                                                  dz: dz.baseAddress!, dgamma: g.baseAddress! + gamma.lowerBound,
-                                                  dbeta: g.baseAddress! + beta.lowerBound,
-                                                  dConvolutionBias: g.baseAddress! + bias.lowerBound)
-                        }
+                dOutput.withUnsafeBufferPointer { unpooled in
+                    BLAS.parallelSlices(of: out, parts: workers) { _, channels in
+                        batchNormReLUBackward(dy: pooled.map { UnsafePointer($0) } ?? unpooled.baseAddress!, y: record.y, z: record.z,
+                                              gamma: p.baseAddress! + gamma.lowerBound, mean: record.mean,
+                                              inverseStd: record.inverseStd, channels: channels, count: count,
+                                              dz: dz, dgamma: g.baseAddress! + gamma.lowerBound,
+                                              dbeta: g.baseAddress! + beta.lowerBound,
+                                              dConvolutionBias: g.baseAddress! + bias.lowerBound)
                     }
                 }
             }
@@ -392,7 +381,7 @@ public final class TrainableResNet9 {
 
     /// dW += the weight gradient and (when asked) returns dX, both through the Winograd transforms' adjoints.
     /// The bias gradient comes from the batch norm's backward, which knows it in closed form.
-    private func convolutionBackward(_ b: Int, _ block: ResNet9Architecture.Block, input: [Float], dz: [Float],
+    private func convolutionBackward(_ b: Int, _ block: ResNet9Architecture.Block, input: [Float], dz: UnsafePointer<Float>,
                                      images n: Int, side s: Int, needsInputGradient: Bool, workers: Int) -> [Float] {
         let inChannels = block.inChannels, outChannels = block.outChannels, pairs = inChannels * outChannels
         let tiles = winogradTileCount(height: s, width: s), chunk = Self.chunkSize(block, images: n, side: s)
@@ -408,39 +397,37 @@ public final class TrainableResNet9 {
         }
         defer { if needsInputGradient { inputGradients[b] = dx } }
         input.withUnsafeBufferPointer { x in
-            dz.withUnsafeBufferPointer { dz in
-                dx.withUnsafeMutableBufferPointer { dx in
-                    for first in stride(from: 0, to: n, by: chunk) {
-                        let count = min(chunk, n - first), columns = count * tiles
-                        let inStride = winogradComponentStride(channels: inChannels, columns: columns)
-                        let outStride = winogradComponentStride(channels: outChannels, columns: columns)
-                        BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
-                            winogradInputs(x.baseAddress!, channels: inChannels, images: n, height: s, width: s, firstImage: first,
-                                           imageCount: count, channelRange: channels, scratch: scratch[worker], into: v,
-                                           componentStride: inStride)
+            dx.withUnsafeMutableBufferPointer { dx in
+                for first in stride(from: 0, to: n, by: chunk) {
+                    let count = min(chunk, n - first), columns = count * tiles
+                    let inStride = winogradComponentStride(channels: inChannels, columns: columns)
+                    let outStride = winogradComponentStride(channels: outChannels, columns: columns)
+                    BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
+                        winogradInputs(x.baseAddress!, channels: inChannels, images: n, height: s, width: s, firstImage: first,
+                                       imageCount: count, channelRange: channels, scratch: scratch[worker], into: v,
+                                       componentStride: inStride)
+                    }
+                    BLAS.parallelSlices(of: outChannels, parts: workers) { _, channels in
+                        winogradOutputGradients(dz, outChannels: outChannels, images: n, height: s, width: s,
+                                                firstImage: first, imageCount: count, channelRange: channels, into: dm,
+                                                componentStride: outStride)
+                    }
+                    BLAS.parallelSlices(of: 16, parts: workers) { _, components in
+                        for k in components {
+                            // dU[k] [out, in] += dM[k] [out, columns] x V[k]^T [columns, in]
+                            BLAS.multiply(m: outChannels, n: inChannels, k: columns, a: dm + k * outStride, lda: columns,
+                                          b: v + k * inStride, ldb: columns, transposeB: true,
+                                          c: du + k * pairs, ldc: inChannels, accumulate: true)
+                            guard needsInputGradient else { continue }
+                            // dV[k] [in, columns] = U[k]^T [in, out] x dM[k] [out, columns]
+                            BLAS.multiply(m: inChannels, n: columns, k: outChannels, a: u + k * pairs, lda: inChannels, transposeA: true,
+                                          b: dm + k * outStride, ldb: columns, c: dv + k * inStride, ldc: columns)
                         }
-                        BLAS.parallelSlices(of: outChannels, parts: workers) { _, channels in
-                            winogradOutputGradients(dz.baseAddress!, outChannels: outChannels, images: n, height: s, width: s,
-                                                    firstImage: first, imageCount: count, channelRange: channels, into: dm,
-                                                    componentStride: outStride)
-                        }
-                        BLAS.parallelSlices(of: 16, parts: workers) { _, components in
-                            for k in components {
-                                // dU[k] [out, in] += dM[k] [out, columns] x V[k]^T [columns, in]
-                                BLAS.multiply(m: outChannels, n: inChannels, k: columns, a: dm + k * outStride, lda: columns,
-                                              b: v + k * inStride, ldb: columns, transposeB: true,
-                                              c: du + k * pairs, ldc: inChannels, accumulate: true)
-                                guard needsInputGradient else { continue }
-                                // dV[k] [in, columns] = U[k]^T [in, out] x dM[k] [out, columns]
-                                BLAS.multiply(m: inChannels, n: columns, k: outChannels, a: u + k * pairs, lda: inChannels, transposeA: true,
-                                              b: dm + k * outStride, ldb: columns, c: dv + k * inStride, ldc: columns)
-                            }
-                        }
-                        guard needsInputGradient else { continue }
-                        BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
-                            winogradInputGradients(dv, componentStride: inStride, channels: inChannels, images: n, height: s, width: s, firstImage: first,
-                                                   imageCount: count, channelRange: channels, scratch: scratch[worker], into: dx.baseAddress!)
-                        }
+                    }
+                    guard needsInputGradient else { continue }
+                    BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
+                        winogradInputGradients(dv, componentStride: inStride, channels: inChannels, images: n, height: s, width: s, firstImage: first,
+                                               imageCount: count, channelRange: channels, scratch: scratch[worker], into: dx.baseAddress!)
                     }
                 }
             }
