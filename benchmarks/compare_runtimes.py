@@ -12,7 +12,6 @@ the raw numbers as JSON (--json-out). Every runtime gets the same weights and th
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,17 +25,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from resnet9_reference import ResNet9  # noqa: E402
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+from machine import cpu_name  # noqa: E402  (benchmarks/ is on the path as the script's folder)
 
 
 def percentile(values, p):

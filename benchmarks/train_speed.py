@@ -17,17 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 from resnet9_reference import ResNet9  # noqa: E402
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+from machine import cpu_name  # noqa: E402  (benchmarks/ is on the path as the script's folder)
 
 
 def main():

@@ -327,16 +327,39 @@ public final class TrainableResNet9 {
         return tileScratch.prefix(workers).map { $0.reserve(count) }
     }
 
-    /// Images per chunk for a block at side `s`.
-    private static func chunkSize(_ block: ResNet9Architecture.Block, images n: Int, side s: Int) -> Int {
-        winogradImagesFitting(capacity: chunkBudget, channels: max(block.inChannels, block.outChannels),
-                              tiles: winogradTileCount(height: s, width: s), images: n)
+    /// A run of whole images that one pass of a block's transforms and GEMMs covers, and the layout of its
+    /// 16-component streams of transformed inputs (`inStride`) and products (`outStride`).
+    private struct Chunk {
+        let first: Int, count: Int, columns: Int, inStride: Int, outStride: Int
+    }
+
+    /// The chunks of a batch of `n` images at side `s`, as many images each as fit the buffers.
+    private func forEachChunk(_ block: ResNet9Architecture.Block, images n: Int, side s: Int, _ body: (Chunk) -> Void) {
+        let tiles = winogradTileCount(height: s, width: s)
+        let size = winogradImagesFitting(capacity: Self.chunkBudget, channels: max(block.inChannels, block.outChannels),
+                                         tiles: tiles, images: n)
+        for first in stride(from: 0, to: n, by: size) {
+            let count = min(size, n - first), columns = count * tiles
+            body(Chunk(first: first, count: count, columns: columns,
+                       inStride: winogradComponentStride(channels: block.inChannels, columns: columns),
+                       outStride: winogradComponentStride(channels: block.outChannels, columns: columns)))
+        }
+    }
+
+    /// V for a chunk of the block's input, split over the workers by channel.
+    private func transformInputs(_ x: UnsafePointer<Float>, _ block: ResNet9Architecture.Block, images n: Int, side s: Int,
+                                 chunk: Chunk, scratch: [UnsafeMutablePointer<Float>], into v: UnsafeMutablePointer<Float>,
+                                 workers: Int) {
+        BLAS.parallelSlices(of: block.inChannels, parts: workers) { worker, channels in
+            winogradInputs(x, channels: block.inChannels, images: n, height: s, width: s, firstImage: chunk.first,
+                           imageCount: chunk.count, channelRange: channels, scratch: scratch[worker], into: v,
+                           componentStride: chunk.inStride)
+        }
     }
 
     private func convolutionForward(_ b: Int, _ block: ResNet9Architecture.Block, input: [Float], images n: Int, side s: Int,
                                     output: inout [Float], workers: Int) {
         let inChannels = block.inChannels, outChannels = block.outChannels, pairs = inChannels * outChannels
-        let tiles = winogradTileCount(height: s, width: s), chunk = Self.chunkSize(block, images: n, side: s)
         let u = filters[b].reserve(16 * pairs)
         let v = transformed.reserve(Self.chunkBudget), m = products.reserve(Self.chunkBudget)
         let scratch = tileScratch(workers: workers, side: s)
@@ -347,25 +370,18 @@ public final class TrainableResNet9 {
             }
             input.withUnsafeBufferPointer { x in
                 output.withUnsafeMutableBufferPointer { z in
-                    for first in stride(from: 0, to: n, by: chunk) {
-                        let count = min(chunk, n - first), columns = count * tiles
-                        let inStride = winogradComponentStride(channels: inChannels, columns: columns)
-                        let outStride = winogradComponentStride(channels: outChannels, columns: columns)
-                        BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
-                            winogradInputs(x.baseAddress!, channels: inChannels, images: n, height: s, width: s, firstImage: first,
-                                           imageCount: count, channelRange: channels, scratch: scratch[worker], into: v,
-                                           componentStride: inStride)
-                        }
+                    forEachChunk(block, images: n, side: s) { chunk in
+                        transformInputs(x.baseAddress!, block, images: n, side: s, chunk: chunk, scratch: scratch, into: v, workers: workers)
                         // M[k] [out, columns] = U[k] [out, in] x V[k] [in, columns]
                         BLAS.parallelSlices(of: 16, parts: workers) { _, components in
                             for k in components {
-                                BLAS.multiply(m: outChannels, n: columns, k: inChannels, a: u + k * pairs, lda: inChannels,
-                                              b: v + k * inStride, ldb: columns, c: m + k * outStride, ldc: columns)
+                                BLAS.multiply(m: outChannels, n: chunk.columns, k: inChannels, a: u + k * pairs, lda: inChannels,
+                                              b: v + k * chunk.inStride, ldb: chunk.columns, c: m + k * chunk.outStride, ldc: chunk.columns)
                             }
                         }
                         BLAS.parallelSlices(of: outChannels, parts: workers) { _, channels in
-                            winogradOutputs(m, componentStride: outStride, outChannels: outChannels, images: n, height: s, width: s,
-                                            firstImage: first, imageCount: count, channelRange: channels, into: z.baseAddress!)
+                            winogradOutputs(m, componentStride: chunk.outStride, outChannels: outChannels, images: n, height: s, width: s,
+                                            firstImage: chunk.first, imageCount: chunk.count, channelRange: channels, into: z.baseAddress!)
                         }
                     }
                     BLAS.parallelSlices(of: outChannels, parts: workers) { _, rows in
@@ -384,7 +400,6 @@ public final class TrainableResNet9 {
     private func convolutionBackward(_ b: Int, _ block: ResNet9Architecture.Block, input: [Float], dz: UnsafePointer<Float>,
                                      images n: Int, side s: Int, needsInputGradient: Bool, workers: Int) -> [Float] {
         let inChannels = block.inChannels, outChannels = block.outChannels, pairs = inChannels * outChannels
-        let tiles = winogradTileCount(height: s, width: s), chunk = Self.chunkSize(block, images: n, side: s)
         let u = filters[b].reserve(16 * pairs), du = filterGradient.reserve(16 * pairs)
         let v = transformed.reserve(Self.chunkBudget), dm = products.reserve(Self.chunkBudget)
         let dv = needsInputGradient ? transformedGradient.reserve(Self.chunkBudget) : v
@@ -398,36 +413,30 @@ public final class TrainableResNet9 {
         defer { if needsInputGradient { inputGradients[b] = dx } }
         input.withUnsafeBufferPointer { x in
             dx.withUnsafeMutableBufferPointer { dx in
-                for first in stride(from: 0, to: n, by: chunk) {
-                    let count = min(chunk, n - first), columns = count * tiles
-                    let inStride = winogradComponentStride(channels: inChannels, columns: columns)
-                    let outStride = winogradComponentStride(channels: outChannels, columns: columns)
-                    BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
-                        winogradInputs(x.baseAddress!, channels: inChannels, images: n, height: s, width: s, firstImage: first,
-                                       imageCount: count, channelRange: channels, scratch: scratch[worker], into: v,
-                                       componentStride: inStride)
-                    }
+                forEachChunk(block, images: n, side: s) { chunk in
+                    transformInputs(x.baseAddress!, block, images: n, side: s, chunk: chunk, scratch: scratch, into: v, workers: workers)
                     BLAS.parallelSlices(of: outChannels, parts: workers) { _, channels in
                         winogradOutputGradients(dz, outChannels: outChannels, images: n, height: s, width: s,
-                                                firstImage: first, imageCount: count, channelRange: channels, into: dm,
-                                                componentStride: outStride)
+                                                firstImage: chunk.first, imageCount: chunk.count, channelRange: channels, into: dm,
+                                                componentStride: chunk.outStride)
                     }
                     BLAS.parallelSlices(of: 16, parts: workers) { _, components in
                         for k in components {
                             // dU[k] [out, in] += dM[k] [out, columns] x V[k]^T [columns, in]
-                            BLAS.multiply(m: outChannels, n: inChannels, k: columns, a: dm + k * outStride, lda: columns,
-                                          b: v + k * inStride, ldb: columns, transposeB: true,
+                            BLAS.multiply(m: outChannels, n: inChannels, k: chunk.columns, a: dm + k * chunk.outStride, lda: chunk.columns,
+                                          b: v + k * chunk.inStride, ldb: chunk.columns, transposeB: true,
                                           c: du + k * pairs, ldc: inChannels, accumulate: true)
                             guard needsInputGradient else { continue }
                             // dV[k] [in, columns] = U[k]^T [in, out] x dM[k] [out, columns]
-                            BLAS.multiply(m: inChannels, n: columns, k: outChannels, a: u + k * pairs, lda: inChannels, transposeA: true,
-                                          b: dm + k * outStride, ldb: columns, c: dv + k * inStride, ldc: columns)
+                            BLAS.multiply(m: inChannels, n: chunk.columns, k: outChannels, a: u + k * pairs, lda: inChannels, transposeA: true,
+                                          b: dm + k * chunk.outStride, ldb: chunk.columns, c: dv + k * chunk.inStride, ldc: chunk.columns)
                         }
                     }
-                    guard needsInputGradient else { continue }
+                    guard needsInputGradient else { return }
                     BLAS.parallelSlices(of: inChannels, parts: workers) { worker, channels in
-                        winogradInputGradients(dv, componentStride: inStride, channels: inChannels, images: n, height: s, width: s, firstImage: first,
-                                               imageCount: count, channelRange: channels, scratch: scratch[worker], into: dx.baseAddress!)
+                        winogradInputGradients(dv, componentStride: chunk.inStride, channels: inChannels, images: n, height: s, width: s,
+                                               firstImage: chunk.first, imageCount: chunk.count, channelRange: channels,
+                                               scratch: scratch[worker], into: dx.baseAddress!)
                     }
                 }
             }
