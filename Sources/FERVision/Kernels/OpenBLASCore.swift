@@ -43,7 +43,10 @@ enum OpenBLASCore {
     }
 
     /// Replaces OpenBLAS's generic fallback with the best set this CPU runs, unless the user chose one.
-    /// Call before the first BLAS call: the kernel set also sizes the blocks every later call uses.
+    /// Call before the first BLAS call (the kernel set also sizes the blocks every later call uses), and
+    /// before starting threads that read the environment: it sets OPENBLAS_CORETYPE for the moment
+    /// OpenBLAS reads it. `BLAS` does both from its one-time setup, which the commands reach first
+    /// through `BLAS.setThreadCount`.
     static func selectForThisCPU() -> Selection {
         let picked = currentName
         guard picked == genericFallback, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
