@@ -121,13 +121,16 @@ final class WindowCLITests: XCTestCase {
                           "xdotool is not installed (apt-get install xdotool): the resize test needs it")
         let layout = OverlayLayout(frameWidth: Self.width, frameHeight: Self.height, classCount: 7)
         let wide = 2 * layout.canvasWidth
+        // A loaded machine may take a while to redraw at the new size: the last of two screenshots,
+        // a second apart, shows the settled window (their names sort by time).
         _ = try drive([], """
             xdotool windowsize --sync "$window" \(wide) \(layout.canvasHeight); sleep 0.5
             xdotool windowfocus --sync "$window"
+            xdotool key s; sleep 1
             xdotool key s; sleep 0.5
             """)
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
-        let screenshot = try XCTUnwrap(names.first { $0.hasPrefix("fer-live-screenshot-") }, "\(names)")
+        let screenshot = try XCTUnwrap(names.filter { $0.hasPrefix("fer-live-screenshot-") }.max(), "\(names)")
         let image = try ImageDecoder.decode(contentsOf: folder.appendingPathComponent(screenshot).path)
         XCTAssertEqual([image.width, image.height], [wide, layout.canvasHeight], "the whole resized window")
         func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(image.pixels[((y * image.width + x) * 3)...].prefix(3)) }

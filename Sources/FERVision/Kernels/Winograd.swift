@@ -164,6 +164,28 @@ func winogradOutputs(
     }
 }
 
+/// The 2x2 output tiles in the order a transformed stream holds them (images, then tile rows, then tiles).
+private struct TileCursor {
+    let tilesX: Int, tilesY: Int
+    private(set) var image: Int
+    private(set) var row = 0, column = 0
+
+    init(height: Int, width: Int, firstImage: Int) {
+        tilesY = (height + 1) / 2
+        tilesX = (width + 1) / 2
+        image = firstImage
+    }
+
+    mutating func advance() {
+        column += 1
+        if column == tilesX {
+            column = 0
+            row += 1
+            if row == tilesY { row = 0; image += 1 }
+        }
+    }
+}
+
 /// Stores the first `count` lanes of `v` at `p` (all of them in one unaligned store when `count` covers them).
 @inline(__always)
 func store<Vector: SIMD>(_ v: Vector, to p: UnsafeMutablePointer<Float>, count: Int) where Vector.Scalar == Float {

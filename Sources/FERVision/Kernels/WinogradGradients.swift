@@ -12,28 +12,6 @@
 
 private let lanes = Lanes.scalarCount
 
-/// The 2x2 output tiles in the order a transformed stream holds them (images, then tile rows, then tiles).
-struct TileCursor {
-    let tilesX: Int, tilesY: Int
-    private(set) var image: Int
-    private(set) var row = 0, column = 0
-
-    init(height: Int, width: Int, firstImage: Int) {
-        tilesY = (height + 1) / 2
-        tilesX = (width + 1) / 2
-        image = firstImage
-    }
-
-    mutating func advance() {
-        column += 1
-        if column == tilesX {
-            column = 0
-            row += 1
-            if row == tilesY { row = 0; image += 1 }
-        }
-    }
-}
-
 /// dM = A dY A^T for every tile: the adjoint of `winogradOutputs`. Reads the output gradient [outChannels,
 /// images, h, w] at images `firstImage ..< firstImage + imageCount` and writes [16, outChannels, imageCount
 /// * tiles], component k at `k * componentStride`. Pixels a tile has past an odd edge count as zero. Only

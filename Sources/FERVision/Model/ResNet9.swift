@@ -239,7 +239,7 @@ public final class ResNet9: @unchecked Sendable {
         let input: UnsafeMutablePointer<Float>
         let buffers: [UnsafeMutablePointer<Float>]
         let beforePooling: UnsafeMutablePointer<Float>
-        /// im2col columns, or Winograd-transformed inputs (16 * in * tiles <= 9 * in * h * w).
+        /// im2col columns, or Winograd-transformed inputs (16 padded component streams of in * tiles).
         let columns: UnsafeMutablePointer<Float>
         let columnCapacity: Int
         /// Winograd GEMM products, [16, out, tiles] per image, and the input transform's scratch.

@@ -292,8 +292,10 @@ public final class TrainableResNet9 {
         parameters.withUnsafeBufferPointer { p in
             gradients.withUnsafeMutableBufferPointer { g in
                 dOutput.withUnsafeBufferPointer { unpooled in
+                    // The gradient at the ReLU's output: through the pooling when the block pools.
+                    let dy = pooled.map { UnsafePointer($0) } ?? unpooled.baseAddress!
                     BLAS.parallelSlices(of: out, parts: workers) { _, channels in
-                        batchNormReLUBackward(dy: pooled.map { UnsafePointer($0) } ?? unpooled.baseAddress!, y: record.y, z: record.z,
+                        batchNormReLUBackward(dy: dy, y: record.y, z: record.z,
                                               gamma: p.baseAddress! + gamma.lowerBound, mean: record.mean,
                                               inverseStd: record.inverseStd, channels: channels, count: count,
                                               dz: dz, dgamma: g.baseAddress! + gamma.lowerBound,
