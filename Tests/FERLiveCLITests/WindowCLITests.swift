@@ -30,8 +30,21 @@ final class WindowCLITests: XCTestCase {
     override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
 
     /// Runs fer-live on a fresh virtual display.
-    private func runInXvfb(_ arguments: [String]) throws -> CLIRunner.Result {
-        try CLIRunner.run(["-a", "-s", "-screen 0 1280x1024x24", CLIRunner.binary.path] + arguments, executable: "/usr/bin/xvfb-run")
+    /// fer-live in a virtual display. Its status is the one fer-live itself exited with, which a wrapper
+    /// writes to a file: xvfb-run's own status can also carry a failure of its cleanup after the command
+    /// (removing the xauth entry, killing Xvfb), which a CI run once showed as a bare exit 1.
+    private func runInXvfb(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CLIRunner.Result {
+        let statusFile = folder.appendingPathComponent("fer-live-status")
+        try? FileManager.default.removeItem(at: statusFile)
+        let wrapper = "\"$@\"; echo $? > '\(statusFile.path)'"
+        let run = try CLIRunner.run(["-a", "-s", "-screen 0 1280x1024x24", "/bin/sh", "-c", wrapper, "sh", CLIRunner.binary.path] + arguments,
+                                    executable: "/usr/bin/xvfb-run")
+        guard let text = try? String(contentsOf: statusFile, encoding: .utf8),
+              let status = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            XCTFail("fer-live did not run under xvfb-run (status \(run.status)): \(run.stderr)", file: file, line: line)
+            return run
+        }
+        return CLIRunner.Result(status: status, stdout: run.stdout, stderr: run.stderr)
     }
 
     /// Replays the frames in a loop in the window on a virtual display, runs `keys` (shell, with
