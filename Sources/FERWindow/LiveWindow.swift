@@ -82,7 +82,7 @@ public final class LiveWindow: FrameDisplay {
     }
 
     /// Runs the window on this thread while `work` (the pipeline) runs on another; returns when `work`
-    /// has returned. Keys act through `controls`.
+    /// has returned, with the window closed. Keys act through `controls`.
     public func run(controls: WindowControls, work: @escaping () -> Void) {
         let finished = DispatchSemaphore(value: 0)
         let thread = Thread { [frameWaiting] in
@@ -129,6 +129,8 @@ public final class LiveWindow: FrameDisplay {
             }
         }
         close()
+        // Here, on the window's thread: the last reference may go with the pipeline's thread.
+        window.close()
     }
 
     // MARK: FrameDisplay (the pipeline's sink queue)

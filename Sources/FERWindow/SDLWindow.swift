@@ -62,15 +62,28 @@ final class SDLWindow {
         }
     }
 
-    deinit {
+    private var isClosed = false
+
+    /// Destroys the window and all SDL holds for it; nothing may be drawn afterwards. Call it on the
+    /// thread that opened the window: the renderer's OpenGL context belongs to that thread, and destroyed
+    /// from another one, X answers GLXBadContext, whose default Xlib handler exits the process with
+    /// status 1. Closing twice does nothing.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
         for entry in textCache.values { SDL_DestroyTexture(entry.texture) }
+        textCache.removeAll()
         if let frameTexture { SDL_DestroyTexture(frameTexture) }
+        frameTexture = nil
         for font in fonts.values { TTF_CloseFont(font) }
+        fonts.removeAll()
         if fontPath != nil { TTF_Quit() }
         SDL_DestroyRenderer(renderer)
         SDL_DestroyWindow(window)
         SDL_Quit()
     }
+
+    deinit { close() }
 
     /// Gives the canvas a new size (a frame of another size arrived) and the window the same.
     func resizeCanvas(width: Int, height: Int) {
