@@ -2,7 +2,7 @@
 
 Run by hand, never by CI, from the repository root, in a virtual environment outside the repo:
     python3 -m venv ~/venvs/fer-torch && ~/venvs/fer-torch/bin/pip install torch safetensors pillow numpy
-    ~/venvs/fer-torch/bin/python tools/make_fixtures.py
+    ~/venvs/fer-torch/bin/python tools/make_fixtures.py [FIXTURE...]     (default: all; names in main())
 Fixture format version: FIXTURE_VERSION below; the Swift tests check it and name this script when it differs.
 """
 import io
@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, os.path.dirname(__file__))
 from resnet9_reference import ResNet9  # noqa: E402
@@ -143,14 +143,68 @@ def training_reference(steps=5, total_steps=100, batch=8):
                         "weight_decay": "9e-6", "grad_clip": "0.1", "reference_precision": "float64"})
 
 
+def training_options_reference(batch=8, smoothing=0.1, mix=0.7, dropout=0.3):
+    """One backward of the recipe's options together, on the weights of train_initial.safetensors: the
+    classifier pooling the whole 6x6 map (AdaptiveMaxPool2d(1)), dropout on the classifier's input with a
+    recorded mask, mixup (the batch blended with a permutation of itself, weight `mix`) and label
+    smoothing, as cross_entropy with probability targets and label_smoothing. In float64, as above."""
+    model = ResNet9(1, 7, NARROW)
+    model.load_state_dict(load_file(os.path.join(OUT, "train_initial.safetensors")))
+    model = model.double().train()
+    g = torch.Generator().manual_seed(23)
+    inputs = torch.randn(batch, 1, 48, 48, generator=g).double()
+    labels = torch.randint(0, 7, (batch,), generator=g)
+    partner = torch.randperm(batch, generator=g)
+    mask = (torch.rand(batch, NARROW[3], generator=g) >= dropout).double() / (1 - dropout)
+    mixed = mix * inputs + (1 - mix) * inputs[partner]
+    onehot = torch.nn.functional.one_hot(labels, 7).double()
+    targets = mix * onehot + (1 - mix) * onehot[partner]
+
+    out = model.conv1(mixed)
+    out = model.conv2(out)
+    out = model.res1(out) + out
+    out = model.conv3(out)
+    out = model.conv4(out)
+    out = model.res2(out) + out
+    features = torch.nn.functional.adaptive_max_pool2d(out, 1).flatten(1) * mask
+    logits = model.classifier[2](features)
+    loss = torch.nn.functional.cross_entropy(logits, targets, label_smoothing=smoothing)
+    loss.backward()
+    expected = {"inputs": mixed, "targets": targets, "mask": mask, "loss": loss.detach().reshape(1)}
+    for name, parameter in model.named_parameters():
+        expected[f"grad.{name}"] = parameter.grad.detach().clone()
+
+    # Inference with the whole-map pooling: the initial weights (running statistics 0 and 1), eval mode.
+    model = ResNet9(1, 7, NARROW)
+    model.load_state_dict(load_file(os.path.join(OUT, "train_initial.safetensors")))
+    model.classifier[0] = torch.nn.AdaptiveMaxPool2d(1)
+    model.eval()
+    eval_inputs = torch.randn(3, 1, 48, 48, generator=g)
+    with torch.no_grad():
+        expected["eval.inputs"] = eval_inputs
+        expected["eval.logits"] = model(eval_inputs)
+    save_file({k: v.float().contiguous() for k, v in expected.items()},
+              os.path.join(OUT, "train_options_expected.safetensors"),
+              metadata={"generator": "tools/make_fixtures.py", "fixture_version": FIXTURE_VERSION,
+                        "label_smoothing": str(smoothing), "classifier_pooling": "global_max",
+                        "reference_precision": "float64"})
+
+
+FIXTURES = {
+    "training": lambda: training_reference(),
+    "training_options": lambda: training_options_reference(),
+    "narrow": lambda: reference("narrow_resnet9", channels=1, classes=7, seed=11, images=3),
+    # A whole pickled module (not a state dict): import must refuse it with a clear message.
+    "notebook": lambda: torch.save(reference("notebook_resnet9", channels=3, classes=10, seed=12, images=2),
+                                   os.path.join(OUT, "whole_model.pth")),
+    "images": lambda: images(),
+}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    training_reference()
-    reference("narrow_resnet9", channels=1, classes=7, seed=11, images=3)
-    notebook = reference("notebook_resnet9", channels=3, classes=10, seed=12, images=2)
-    # A whole pickled module (not a state dict): import must refuse it with a clear message.
-    torch.save(notebook, os.path.join(OUT, "whole_model.pth"))
-    images()
+    for name in sys.argv[1:] or list(FIXTURES):
+        FIXTURES[name]()
     print("fixtures written to", OUT)
 
 

@@ -49,7 +49,7 @@ final class FaceTrackerTests: XCTestCase {
         try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
         let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
         let finder = FaceFinder(detector: try FaceDetectionTests.defaultCascade())
-        let locator = CascadeFaceLocator(finder: finder, margin: 0)
+        let locator = CascadeFaceLocator(finder: finder)
         // A happy face (well detected) sliding 8 px per frame over a fixed background.
         let happy = test.labels.firstIndex(of: test.classNames.firstIndex(of: "happy")!)!
         let face = LinearResize.resize(ByteImage(width: 48, height: 48, pixels: Array(test.image(happy))), width: 150, height: 150)

@@ -13,10 +13,16 @@ enum Fixtures {
     static func tensors(_ name: String) throws -> StateDict {
         let (tensors, metadata) = try SafeTensors.decode(try Data(contentsOf: URL(fileURLWithPath: path(name))), path: name)
         guard metadata?["fixture_version"] == version else {
-            throw XCTSkip("\(name) is fixture version \(metadata?["fixture_version"] ?? "none"), tests expect \(version): regenerate with tools/make_fixtures.py")
+            throw FixtureMismatch(description: "\(name) is fixture version \(metadata?["fixture_version"] ?? "none"), tests expect \(version): regenerate with tools/make_fixtures.py (its header says how)")
         }
         return tensors
     }
+}
+
+/// A fixture written by another version of tools/make_fixtures.py: a failure, never a skip, so parity
+/// tests cannot quietly stop checking.
+struct FixtureMismatch: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// The shipped model and the shared FER2013 copy, for tests on real faces (each skips when absent).

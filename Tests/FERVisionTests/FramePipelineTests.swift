@@ -63,9 +63,9 @@ final class FramePipelineTests: XCTestCase {
     final class SlowLocator: FaceLocator {
         let delay: Double
         init(delay: Double) { self.delay = delay }
-        func locate(in image: ByteImage) -> [(index: Int, box: PixelRect)] {
+        func locate(in image: ByteImage) -> [LocatedFace] {
             usleep(UInt32(delay * 1e6))
-            return [(0, PixelRect.centerSquare(width: image.width, height: image.height))]
+            return [LocatedFace(index: 0, box: PixelRect.centerSquare(width: image.width, height: image.height))]
         }
     }
 

@@ -117,18 +117,25 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// Hard labels, and soft targets (label smoothing blended with mixup) alike.
     func testSoftmaxCrossEntropyBackward() {
-        let classes = 4, labels = [2, 0, 3]
-        let logits = values(labels.count * classes, -3, 3)
-        var gradient = [Float](repeating: 0, count: logits.count), scratch = gradient
-        _ = softmaxCrossEntropy(logits: logits, labels: labels, classes: classes, dLogits: &gradient)
-        for i in logits.indices {
-            var plus = logits, minus = logits
-            plus[i] += 1e-3
-            minus[i] -= 1e-3
-            let numeric = (softmaxCrossEntropy(logits: plus, labels: labels, classes: classes, dLogits: &scratch)
-                           - softmaxCrossEntropy(logits: minus, labels: labels, classes: classes, dLogits: &scratch)) / 2e-3
-            XCTAssertEqual(Double(gradient[i]), numeric, accuracy: 1e-4, "dLogits[\(i)]")
+        let classes = 4
+        let hard = TrainableResNet9.oneHot([2, 0, 3], classes: classes).scalars
+        var soft = hard.map { $0 * 0.9 + 0.1 / Float(classes) }
+        for k in 0..<classes { soft[k] = 0.7 * soft[k] + 0.3 * soft[classes + k] }
+        for targets in [hard, soft] {
+            let images = targets.count / classes
+            let logits = values(targets.count, -3, 3)
+            var gradient = [Float](repeating: 0, count: logits.count), scratch = gradient
+            _ = softmaxCrossEntropy(logits: logits, targets: targets, images: images, classes: classes, dLogits: &gradient)
+            for i in logits.indices {
+                var plus = logits, minus = logits
+                plus[i] += 1e-3
+                minus[i] -= 1e-3
+                let numeric = (softmaxCrossEntropy(logits: plus, targets: targets, images: images, classes: classes, dLogits: &scratch)
+                               - softmaxCrossEntropy(logits: minus, targets: targets, images: images, classes: classes, dLogits: &scratch)) / 2e-3
+                XCTAssertEqual(Double(gradient[i]), numeric, accuracy: 1e-4, "dLogits[\(i)]")
+            }
         }
     }
 }

@@ -23,6 +23,11 @@ public struct DetectionParameters: Equatable, Sendable {
 public struct FaceDetection: Equatable, Sendable {
     public let box: PixelRect
     public let neighbors: Int
+
+    public init(box: PixelRect, neighbors: Int) {
+        self.box = box
+        self.neighbors = neighbors
+    }
 }
 
 /// Runs a cascade over an image at every scale, as OpenCV's CascadeClassifier::detectMultiScale does:

@@ -1,19 +1,33 @@
 import Foundation
 
-/// Finds the face cascade at run time: OpenCV's frontal face cascade from Debian's opencv-data.
+/// Finds OpenCV's cascades at run time, from Debian's opencv-data: the frontal face cascade that finds
+/// faces, and the eye cascade that aligns them.
 public enum CascadeLocator {
-    /// Overrides the search with a cascade file of the user's.
+    /// Overrides the search with a face cascade file of the user's.
     public static let environmentVariable = "FER_LIVE_CASCADE"
+    /// Overrides the search with an eye cascade file of the user's.
+    public static let eyeEnvironmentVariable = "FER_LIVE_EYE_CASCADE"
 
-    static let candidates = [
-        "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",   // Debian 11+, Ubuntu 20.04+
-        "/usr/share/opencv/haarcascades/haarcascade_frontalface_default.xml",    // older releases
-        "/usr/local/share/opencv4/haarcascades/haarcascade_frontalface_default.xml",   // built from source
+    static let folders = [
+        "/usr/share/opencv4/haarcascades",          // Debian 11+, Ubuntu 20.04+
+        "/usr/share/opencv/haarcascades",           // older releases
+        "/usr/local/share/opencv4/haarcascades",    // built from source
     ]
+    static let faceCascade = "haarcascade_frontalface_default.xml"
+    static let eyeCascade = "haarcascade_eye.xml"
 
-    /// `$FER_LIVE_CASCADE` if set, else the first installed candidate, else nil.
+    /// The face cascade: `$FER_LIVE_CASCADE` if set, else the first installed copy, else nil.
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        if let chosen = environment[environmentVariable], !chosen.isEmpty { return chosen }
-        return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
+        locate(faceCascade, variable: environmentVariable, environment: environment)
+    }
+
+    /// The eye cascade: `$FER_LIVE_EYE_CASCADE` if set, else the first installed copy, else nil.
+    public static func locateEyes(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        locate(eyeCascade, variable: eyeEnvironmentVariable, environment: environment)
+    }
+
+    private static func locate(_ file: String, variable: String, environment: [String: String]) -> String? {
+        if let chosen = environment[variable], !chosen.isEmpty { return chosen }
+        return folders.map { "\($0)/\(file)" }.first { FileManager.default.isReadableFile(atPath: $0) }
     }
 }

@@ -1,46 +1,75 @@
+/// A face of a frame and how it is cut out for the network.
+public struct LocatedFace: Equatable, Sendable {
+    /// Stable across frames for a tracked face (0 for the center crop).
+    public let index: Int
+    /// The face's square in frame pixels: what is shown and written.
+    public let box: PixelRect
+    /// What is classified (see `FaceAligner`).
+    public let crop: FaceCrop
+    /// The eyes the crop was aligned on, if any.
+    public let eyes: EyePair?
+
+    public init(index: Int, box: PixelRect, crop: FaceCrop, eyes: EyePair? = nil) {
+        self.index = index
+        self.box = box
+        self.crop = crop
+        self.eyes = eyes
+    }
+
+    /// A face classified as the square `box` itself.
+    public init(index: Int, box: PixelRect) {
+        self.init(index: index, box: box, crop: FaceCrop(box))
+    }
+}
+
 /// Where the faces are in each frame: what the pipeline classifies.
 ///
 /// Called once per frame, in frame order, on the pipeline's preprocessing queue, so a locator may keep
 /// state from frame to frame (tracking).
 public protocol FaceLocator: AnyObject {
-    /// The squares to classify, each with the face's index (stable across frames for a tracked face).
-    func locate(in image: ByteImage) -> [(index: Int, box: PixelRect)]
+    /// The faces to classify, in index order.
+    func locate(in image: ByteImage) -> [LocatedFace]
 }
 
 /// The frame's center square, as face 0: for a user sitting in the middle, or faces already cropped.
 public final class CenterCropLocator: FaceLocator {
     public init() {}
-    public func locate(in image: ByteImage) -> [(index: Int, box: PixelRect)] {
-        [(0, PixelRect.centerSquare(width: image.width, height: image.height))]
+    public func locate(in image: ByteImage) -> [LocatedFace] {
+        [LocatedFace(index: 0, box: PixelRect.centerSquare(width: image.width, height: image.height))]
     }
 }
 
-/// Faces found by a cascade and tracked across frames, each cropped as a square around the detection
-/// grown by `margin` on every side (0 by default: on FER2013's validation faces the cascade's own box
-/// classified best; see benchmarks/face_margin.py).
+/// Faces found by a cascade, tracked across frames, and cut out by a `FaceAligner` (FER2013's framing,
+/// aligned on the eyes, by default).
 ///
 /// While faces are in view, most frames are searched only near them (`FaceFinder.faces(in:near:)`); the
 /// whole frame is searched every `fullSearchInterval` frames, and whenever no face was seen last frame.
+/// A tracked face's crop is smoothed over frames (`cropSmoothing`): the eye cascade's few pixels of
+/// jitter would otherwise shift the crop from frame to frame, and the label with it.
 public final class CascadeFaceLocator: FaceLocator {
     public let finder: FaceFinder
     public let tracker: FaceTracker
-    public let margin: Double
+    public let aligner: FaceAligner
     /// Faces beyond this many (the largest first) are not classified.
     public let maximumFaces: Int
     /// How often (in frames) the whole frame is searched for new faces; 1 searches every frame.
     public let fullSearchInterval: Int
+    /// Weight of the newest frame's crop in a tracked face's crop (1: no smoothing).
+    public let cropSmoothing: Double
     private var framesSinceFullSearch = 0
+    private var crops: [Int: FaceCrop] = [:]
 
-    public init(finder: FaceFinder, tracker: FaceTracker = FaceTracker(), margin: Double = 0, maximumFaces: Int = 3,
-                fullSearchInterval: Int = 10) {
+    public init(finder: FaceFinder, tracker: FaceTracker = FaceTracker(), aligner: FaceAligner = FaceAligner(framing: .box(margin: 0), eyeFinder: nil),
+                maximumFaces: Int = 3, fullSearchInterval: Int = 10, cropSmoothing: Double = 0.5) {
         self.finder = finder
         self.tracker = tracker
-        self.margin = margin
+        self.aligner = aligner
         self.maximumFaces = maximumFaces
         self.fullSearchInterval = max(1, fullSearchInterval)
+        self.cropSmoothing = min(1, max(0, cropSmoothing))
     }
 
-    public func locate(in image: ByteImage) -> [(index: Int, box: PixelRect)] {
+    public func locate(in image: ByteImage) -> [LocatedFace] {
         let seen = tracker.tracks.filter { $0.missed == 0 }.map(\.box)
         framesSinceFullSearch += 1
         let found: [PixelRect]
@@ -50,8 +79,27 @@ public final class CascadeFaceLocator: FaceLocator {
         } else {
             found = Array(finder.faces(in: image, near: seen).prefix(maximumFaces))
         }
-        return tracker.update(with: found).map { face in
-            (face.index, face.box.squareCrop(margin: margin, frameWidth: image.width, frameHeight: image.height))
+        let faces = tracker.update(with: found).map { face -> LocatedFace in
+            let (crop, eyes) = aligner.crop(face: face.box, in: image)
+            let square = face.box.squareCrop(margin: 0, frameWidth: image.width, frameHeight: image.height)
+            return LocatedFace(index: face.index, box: square, crop: smoothed(crop, face: face.index), eyes: eyes)
         }.sorted { $0.index < $1.index }
+        let live = Set(tracker.tracks.map(\.index))
+        crops = crops.filter { live.contains($0.key) }
+        return faces
+    }
+
+    /// The face's crop blended with its last one (center, side and angle alike); whole-pixel crops
+    /// (`.box` framing) stay as they are, so they keep the exact area-averaging path.
+    private func smoothed(_ crop: FaceCrop, face: Int) -> FaceCrop {
+        guard crop.exactRect == nil, cropSmoothing < 1, let last = crops[face] else {
+            crops[face] = crop
+            return crop
+        }
+        let a = cropSmoothing
+        let blended = FaceCrop(center: a * crop.center + (1 - a) * last.center, side: a * crop.side + (1 - a) * last.side,
+                               angle: a * crop.angle + (1 - a) * last.angle)
+        crops[face] = blended
+        return blended
     }
 }

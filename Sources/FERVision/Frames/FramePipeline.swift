@@ -5,8 +5,11 @@ import Foundation
 public struct FaceResult: Sendable {
     /// The face's index: stable across frames while it is tracked (0 for the center crop).
     public let index: Int
-    /// The square that was classified, in frame pixels.
+    /// The face's square, in frame pixels.
     public let box: PixelRect
+    /// What was classified, and the eyes it was aligned on (nil: not aligned on eyes).
+    public let crop: FaceCrop
+    public let eyes: EyePair?
     /// Class probabilities (smoothed per face when smoothing is on).
     public let prediction: EmotionPrediction
 }
@@ -23,7 +26,7 @@ public struct FrameResult: Sendable {
 /// A located, preprocessed frame waiting for inference.
 private struct PendingFrame {
     let frame: Frame
-    let faces: [(index: Int, box: PixelRect)]
+    let faces: [LocatedFace]
     /// The network's input for each face, in order.
     let inputs: [[Float]]
     var times: FrameTimes
@@ -217,7 +220,7 @@ public final class FramePipeline {
         var times = captured
         let faces = locator.locate(in: frame.image)
         times.located = clock()
-        let inputs = faces.map { preprocessor.input(for: frame.image, crop: $0.box) ?? [Float](repeating: 0, count: preprocessor.inputLength) }
+        let inputs = faces.map { preprocessor.input(for: frame.image, crop: $0.crop) ?? [Float](repeating: 0, count: preprocessor.inputLength) }
         times.preprocessed = clock()
         enqueue(PendingFrame(frame: frame, faces: faces, inputs: inputs, times: times), slots: slots)
     }
@@ -285,7 +288,8 @@ public final class FramePipeline {
                 times.inferred = inferred
                 let faces = item.faces.map { face -> FaceResult in
                     defer { next += 1 }
-                    return FaceResult(index: face.index, box: face.box, prediction: smooth(predictions[next], face: face.index))
+                    return FaceResult(index: face.index, box: face.box, crop: face.crop, eyes: face.eyes,
+                                      prediction: smooth(predictions[next], face: face.index))
                 }
                 deliver(FrameResult(frame: item.frame, faces: faces, times: times))
                 slots.signal()

@@ -90,6 +90,21 @@ public struct Preprocessor: Sendable {
         resizedGray(image, crop: crop).map(normalized)
     }
 
+    /// A face crop at `inputSize` x `inputSize` on the [0, 1] scale: whole-pixel squares as
+    /// `resizedGray(_:crop:)` with their rectangle (area averaging), rotated or fractional ones through
+    /// `FaceCrop`'s prefiltered sampling. nil when a whole-pixel crop lies outside the image or the crop
+    /// is empty.
+    public func resizedGray(_ image: ByteImage, crop: FaceCrop) -> [Float]? {
+        if let rect = crop.exactRect { return resizedGray(image, crop: rect) }
+        guard crop.side > 0, crop.side.isFinite, image.width > 0, image.height > 0 else { return nil }
+        return crop.sampled(image.grayscale(), size: inputSize)
+    }
+
+    /// The normalized network input for a face crop (see `resizedGray(_:crop:)`).
+    public func input(for image: ByteImage, crop: FaceCrop) -> [Float]? {
+        resizedGray(image, crop: crop).map(normalized)
+    }
+
     /// The last step on its own, for pixels already cropped and resized (training keeps its images at the
     /// input size and augments them first): (x - mean) / std per channel, grayscale replicated to each.
     /// - Parameter gray: inputSize * inputSize values on the [0, 1] scale.

@@ -9,8 +9,10 @@ public struct LoadedModel: Sendable {
     /// What loading adapted or assumed (defaults used, outputs dropped), to tell the user.
     public let notes: [String]
 
-    /// - Precondition: `stateDict` matches `architecture` (as `ModelLoader.validate` checks).
+    /// - Precondition: `stateDict` matches `architecture` (as `ModelLoader.validate` checks), and the
+    ///   metadata names the architecture's classifier pooling.
     public init(stateDict: StateDict, architecture: ResNet9Architecture, metadata: ModelMetadata, notes: [String] = []) {
+        precondition(architecture.classifierPooling == metadata.classifierPooling, "metadata and architecture disagree on the pooling")
         self.stateDict = stateDict
         self.architecture = architecture
         self.metadata = metadata
@@ -59,7 +61,7 @@ public enum ModelLoader {
         } else {
             (stateDict, stored) = try SafeTensors.decode(data, path: path)
         }
-        let architecture = try validate(stateDict, path: path)
+        var architecture = try validate(stateDict, path: path)
 
         let defaults = ModelMetadata(classNames: ModelMetadata.fer2013ClassNames, inputChannels: architecture.inputChannels)
         var metadata = defaults
@@ -72,6 +74,7 @@ public enum ModelLoader {
         if let mean = overrides.mean { metadata.mean = mean }
         if let std = overrides.std { metadata.std = std }
         try check(metadata, against: architecture, path: path)
+        architecture.classifierPooling = metadata.classifierPooling
 
         // PyTorch's state_dict order, whatever order the file had (the safetensors package sorts by dtype).
         var trimmed = StateDict(architecture.parameterLayout.compactMap { stateDict[$0.name] })
@@ -79,7 +82,8 @@ public enum ModelLoader {
         let classes = metadata.classNames.count
         if classes < architecture.classCount {
             notes.append("the model has \(architecture.classCount) outputs for \(classes) classes: using outputs 0-\(classes - 1), dropping \(classes)-\(architecture.classCount - 1)")
-            kept = ResNet9Architecture(inputChannels: architecture.inputChannels, classCount: classes, widths: architecture.widths)
+            kept = ResNet9Architecture(inputChannels: architecture.inputChannels, classCount: classes, widths: architecture.widths,
+                                       classifierPooling: architecture.classifierPooling)
             let prefix = ResNet9Architecture.classifierPrefix, features = architecture.widths[3]
             let weight = stateDict.tensor("\(prefix).weight")!, bias = stateDict.tensor("\(prefix).bias")!
             trimmed["\(prefix).weight"]!.tensor = Tensor(shape: [classes, features], scalars: Array(weight.scalars.prefix(classes * features)))

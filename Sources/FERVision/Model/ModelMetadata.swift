@@ -12,6 +12,8 @@ public struct ModelMetadata: Equatable, Sendable {
     /// Per-channel mean and standard deviation on the [0, 1] scale: one value, or one per channel.
     public var mean: [Float]
     public var std: [Float]
+    /// How the classifier pools its last feature map (the weights cannot say; the reference's by default).
+    public var classifierPooling: ResNet9Architecture.ClassifierPooling
     /// Free-form provenance: source, data, recipe, accuracy, ...
     public var provenance: [String: String]
 
@@ -23,8 +25,9 @@ public struct ModelMetadata: Equatable, Sendable {
 
     public init(classNames: [String], inputSize: Int = 48, inputChannels: Int = 1,
                 mean: [Float] = [ModelMetadata.fer2013Mean], std: [Float] = [ModelMetadata.fer2013Std],
-                provenance: [String: String] = [:]) {
+                classifierPooling: ResNet9Architecture.ClassifierPooling = .topLeft4, provenance: [String: String] = [:]) {
         self.classNames = classNames
+        self.classifierPooling = classifierPooling
         self.inputSize = inputSize
         self.inputChannels = inputChannels
         self.mean = mean
@@ -36,8 +39,8 @@ public struct ModelMetadata: Equatable, Sendable {
 
     enum Key {
         static let format = "format", classes = "classes", inputSize = "input_size", inputChannels = "input_channels"
-        static let mean = "mean", std = "std"
-        static let all: Set<String> = [format, classes, inputSize, inputChannels, mean, std]
+        static let mean = "mean", std = "std", classifierPooling = "classifier_pooling"
+        static let all: Set<String> = [format, classes, inputSize, inputChannels, mean, std, classifierPooling]
     }
     /// Written in every file we produce, so a reader knows the conventions below.
     static let formatTag = "fer-live/1"
@@ -51,6 +54,7 @@ public struct ModelMetadata: Equatable, Sendable {
         entries[Key.inputChannels] = String(inputChannels)
         entries[Key.mean] = "[" + mean.map { "\($0)" }.joined(separator: ",") + "]"
         entries[Key.std] = "[" + std.map { "\($0)" }.joined(separator: ",") + "]"
+        entries[Key.classifierPooling] = classifierPooling.rawValue
         return entries
     }
 
@@ -90,6 +94,13 @@ public struct ModelMetadata: Equatable, Sendable {
             }
         }
         guard std.allSatisfy({ $0 > 0 }) else { throw invalid(Key.std, "must be positive") }
+        if let text = entries[Key.classifierPooling] {
+            guard let pooling = ResNet9Architecture.ClassifierPooling(rawValue: text) else {
+                let known = ResNet9Architecture.ClassifierPooling.allCases.map(\.rawValue).joined(separator: ", ")
+                throw invalid(Key.classifierPooling, "'\(text)' is not one of \(known)")
+            }
+            classifierPooling = pooling
+        }
         for (key, value) in entries where !Key.all.contains(key) { provenance[key] = value }
     }
 }

@@ -133,10 +133,10 @@ public final class ResNet9: @unchecked Sendable {
         biasReLU(conv[6], a, planeLength: n * s * s, workers: workspace.workers)
         convolve(conv[7], a, images: n, side: s, into: c, workspace: workspace)
         biasReLU(conv[7], c, planeLength: n * s * s, addingSkip: b, workers: workspace.workers)
-        // classifier: MaxPool2d(4) (floor) -> flatten (PyTorch order c, y, x) -> linear
-        let width = architecture.widths[3], pooled = ResNet9Architecture.classifierPoolSide(inputSize: side)
-        let pooledPlane = pooled * pooled, features = width * pooledPlane
-        maxPool(c, into: a, planes: width * n, height: s, width: s, kernel: 4)
+        // classifier: MaxPool2d(4) (floor) or the whole map's max -> flatten (PyTorch order c, y, x) -> linear
+        let width = architecture.widths[3], kernel = architecture.classifierPoolKernel(inputSize: side)
+        let pooled = s / kernel, pooledPlane = pooled * pooled, features = width * pooledPlane
+        maxPool(c, into: a, planes: width * n, height: s, width: s, kernel: kernel)
         for image in 0..<n {
             for channel in 0..<width {
                 (d + image * features + channel * pooledPlane).update(from: a + (channel * n + image) * pooledPlane, count: pooledPlane)

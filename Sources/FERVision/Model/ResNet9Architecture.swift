@@ -3,8 +3,17 @@
 ///
 /// conv1 = block(in, w0); conv2 = block(w0, w1, pool); res1 = block(w1, w1), block(w1, w1) (+ skip);
 /// conv3 = block(w1, w2, pool); conv4 = block(w2, w3, pool); res2 = block(w3, w3), block(w3, w3) (+ skip);
-/// classifier = MaxPool2d(4) -> Flatten -> Linear(w3, classes).
+/// classifier = MaxPool2d(4) -> Flatten -> Linear(w3, classes), or a max over the whole final map
+/// (`ClassifierPooling`), which changes no parameter.
 public struct ResNet9Architecture: Equatable, Sendable {
+    /// How the classifier pools the last feature map (6x6 for a 48x48 input) to one value per channel.
+    public enum ClassifierPooling: String, Sendable, Equatable, Codable, CaseIterable {
+        /// The reference's MaxPool2d(4) with floor semantics: only the top-left 4x4 window is read.
+        case topLeft4 = "maxpool4"
+        /// The maximum over the whole map (PyTorch's AdaptiveMaxPool2d(1)): every position counts.
+        case wholeMap = "global_max"
+    }
+
     /// One `conv_block`: Conv2d 3x3 pad 1 -> BatchNorm2d -> ReLU -> optional MaxPool2d(2).
     public struct Block: Equatable, Sendable {
         /// The state-dict prefix, e.g. `res1.0`; the convolution is `<name>.0`, the batch norm `<name>.1`.
@@ -18,17 +27,21 @@ public struct ResNet9Architecture: Equatable, Sendable {
     /// Output widths of conv1, conv2 (and res1), conv3, conv4 (and res2): 64, 128, 256, 512 in the recipe.
     public let widths: [Int]
     public let classCount: Int
+    /// The classifier's pooling; not stored in the weights, so model files name it in their metadata.
+    public var classifierPooling: ClassifierPooling
 
     /// The recipe's widths.
     public static let standardWidths = [64, 128, 256, 512]
     /// The classifier's `Linear` layer in the state dict.
     public static let classifierPrefix = "classifier.2"
 
-    public init(inputChannels: Int, classCount: Int, widths: [Int] = ResNet9Architecture.standardWidths) {
+    public init(inputChannels: Int, classCount: Int, widths: [Int] = ResNet9Architecture.standardWidths,
+                classifierPooling: ClassifierPooling = .topLeft4) {
         precondition(widths.count == 4 && inputChannels > 0 && classCount > 0 && widths.allSatisfy { $0 > 0 })
         self.inputChannels = inputChannels
         self.widths = widths
         self.classCount = classCount
+        self.classifierPooling = classifierPooling
     }
 
     /// The eight blocks in forward order.
@@ -90,9 +103,15 @@ public struct ResNet9Architecture: Equatable, Sendable {
         case badShape(String, [Int])
     }
 
-    /// Side of the feature map the classifier's MaxPool2d(4) leaves, for an input of `inputSize` pixels:
-    /// three 2x2 pools then a floor 4x4 pool (1 for the recipe's 48x48).
-    public static func classifierPoolSide(inputSize: Int) -> Int { inputSize / 8 / 4 }
+    /// The classifier's pooling window on the last feature map of an `inputSize` input (after three 2x2
+    /// pools): 4 for the reference, the whole map's side otherwise. Either leaves a 1x1 map for the
+    /// accepted sizes.
+    public func classifierPoolKernel(inputSize: Int) -> Int {
+        switch classifierPooling {
+        case .topLeft4: 4
+        case .wholeMap: inputSize / 8
+        }
+    }
 
     /// The input sizes this network accepts: the flattened classifier input must be exactly `widths[3]`
     /// features, so the final pool must leave a 1x1 map.

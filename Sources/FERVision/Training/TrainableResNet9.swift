@@ -98,15 +98,33 @@ public final class TrainableResNet9 {
     /// The batch in channel-major order, and the gradient at the classifier's pooling input.
     private var channelMajorInput: [Float] = [], classifierGradient: [Float] = []
 
+    /// Forward in training mode (batch statistics; running statistics updated), loss against hard labels,
+    /// and backward (`step(inputs:targets:featureMask:)` with one-hot targets).
+    @discardableResult
+    public func step(inputs: Tensor, labels: [Int]) -> Double {
+        step(inputs: inputs, targets: Self.oneHot(labels, classes: architecture.classCount))
+    }
+
+    /// One-hot rows [N, classes] for `labels`.
+    public static func oneHot(_ labels: [Int], classes: Int) -> Tensor {
+        var rows = [Float](repeating: 0, count: labels.count * classes)
+        for (i, label) in labels.enumerated() { rows[i * classes + label] = 1 }
+        return Tensor(shape: [labels.count, classes], scalars: rows)
+    }
+
     /// Forward in training mode (batch statistics; running statistics updated), loss, and backward.
     /// - Parameters:
     ///   - inputs: [N, channels, size, size], normalized.
-    ///   - labels: N class indices.
+    ///   - targets: [N, classes], a probability distribution per image (one-hot, smoothed or mixed).
+    ///   - featureMask: dropout before the classifier: N x `architecture.widths[3]` factors (0 for a dropped
+    ///     feature, 1 / (1 - p) for a kept one, as PyTorch's Dropout scales), or nil for none.
     /// - Returns: the mean cross-entropy loss. `gradients` then holds d(loss)/d(parameters).
     @discardableResult
-    public func step(inputs: Tensor, labels: [Int]) -> Double {
-        let n = labels.count, channels = architecture.inputChannels, side = inputSize
-        precondition(inputs.shape == [n, channels, side, side], "inputs \(inputs.shape) do not match \(n) labels")
+    public func step(inputs: Tensor, targets: Tensor, featureMask: [Float]? = nil) -> Double {
+        let n = targets.shape.first ?? 0, channels = architecture.inputChannels, side = inputSize
+        precondition(targets.shape == [n, architecture.classCount], "targets \(targets.shape) are not [N, \(architecture.classCount)]")
+        precondition(inputs.shape == [n, channels, side, side], "inputs \(inputs.shape) do not match \(n) targets")
+        precondition(featureMask == nil || featureMask!.count == n * architecture.widths[3], "feature mask of the wrong size")
         let workers = BLAS.threadCount
         gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
 
@@ -140,18 +158,20 @@ public final class TrainableResNet9 {
         }
         skip = []
 
-        // Classifier: MaxPool2d(4) -> flatten -> linear.
-        let width = architecture.widths[3], pooledSide = s / 4, pooledPlane = pooledSide * pooledSide
+        // Classifier: max pooling (MaxPool2d(4), or the whole map) -> flatten -> (dropout) -> linear.
+        let width = architecture.widths[3], kernel = architecture.classifierPoolKernel(inputSize: side)
+        let pooledSide = s / kernel, pooledPlane = pooledSide * pooledSide
         let features = width * pooledPlane, classes = architecture.classCount
         var pooled = [Float](repeating: 0, count: width * n * pooledPlane)
         var winners = [Int32](repeating: 0, count: pooled.count)
-        maxPool4Forward(current, planes: width * n, side: s, output: &pooled, winners: &winners)
+        classifierMaxPoolForward(current, planes: width * n, side: s, kernel: kernel, output: &pooled, winners: &winners)
         var flat = [Float](repeating: 0, count: n * features)
         for image in 0..<n {
             for c in 0..<width {
                 for i in 0..<pooledPlane { flat[image * features + c * pooledPlane + i] = pooled[(c * n + image) * pooledPlane + i] }
             }
         }
+        if let featureMask { for i in flat.indices { flat[i] *= featureMask[i] } }
         let weightRange = range(of: "\(ResNet9Architecture.classifierPrefix).weight")
         let biasRange = range(of: "\(ResNet9Architecture.classifierPrefix).bias")
         var logits = [Float](repeating: 0, count: n * classes)
@@ -162,7 +182,7 @@ public final class TrainableResNet9 {
                           c: &logits, ldc: classes, accumulate: true)
         }
         var dLogits = [Float](repeating: 0, count: logits.count)
-        let loss = softmaxCrossEntropy(logits: logits, labels: labels, classes: classes, dLogits: &dLogits)
+        let loss = softmaxCrossEntropy(logits: logits, targets: targets.scalars, images: n, classes: classes, dLogits: &dLogits)
 
         // Backward through the classifier.
         var dFlat = [Float](repeating: 0, count: flat.count)
@@ -176,6 +196,7 @@ public final class TrainableResNet9 {
                               b: p.baseAddress! + weightRange.lowerBound, ldb: features, c: &dFlat, ldc: features)
             }
         }
+        if let featureMask { for i in dFlat.indices { dFlat[i] *= featureMask[i] } }
         var dCurrent: [Float] = []
         swap(&dCurrent, &classifierGradient)
         reuse(&dCurrent, count: width * n * s * s)

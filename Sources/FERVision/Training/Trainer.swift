@@ -11,12 +11,75 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var padCrop = false
     public var flip = true
     public var rotation = true
+    /// Probability of random erasing per image (0: off).
+    public var erasing = 0.0
+    /// Label smoothing: targets (1 - e) one-hot + e / classes, as PyTorch's `label_smoothing` (0: off).
+    public var labelSmoothing = 0.0
+    /// Mixup's Beta(alpha, alpha) parameter: each batch is blended with a shuffled copy of itself (0: off).
+    public var mixup = 0.0
+    /// Dropout probability on the classifier's input features (0: off; adds no parameters).
+    public var dropout = 0.0
+    public var classifierPooling = ResNet9Architecture.ClassifierPooling.topLeft4
+    /// Train on this many images of the training split, a seeded random subset (0: all). For pilot runs.
+    public var subset = 0
     public var widths = ResNet9Architecture.standardWidths
     public var inputSize = 48
 
     public init() {}
 
-    public var augmentation: Augmentation { Augmentation(padCrop: padCrop, flip: flip, rotation: rotation) }
+    public var augmentation: Augmentation {
+        Augmentation(padCrop: padCrop, flip: flip, rotation: rotation, erasing: erasing)
+    }
+
+    // Checkpoints written before a setting existed decode with that setting's default (the recipe's).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = TrainingConfiguration()
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        maxLearningRate = try c.decode(Double.self, forKey: .maxLearningRate)
+        weightDecay = try c.decode(Double.self, forKey: .weightDecay)
+        gradientClip = try c.decode(Double.self, forKey: .gradientClip)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        padCrop = try c.decode(Bool.self, forKey: .padCrop)
+        flip = try c.decode(Bool.self, forKey: .flip)
+        rotation = try c.decode(Bool.self, forKey: .rotation)
+        erasing = try c.decodeIfPresent(Double.self, forKey: .erasing) ?? defaults.erasing
+        labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? defaults.labelSmoothing
+        mixup = try c.decodeIfPresent(Double.self, forKey: .mixup) ?? defaults.mixup
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? defaults.dropout
+        classifierPooling = try c.decodeIfPresent(ResNet9Architecture.ClassifierPooling.self, forKey: .classifierPooling)
+            ?? defaults.classifierPooling
+        subset = try c.decodeIfPresent(Int.self, forKey: .subset) ?? defaults.subset
+        widths = try c.decode([Int].self, forKey: .widths)
+        inputSize = try c.decode(Int.self, forKey: .inputSize)
+    }
+
+    /// Target rows [labels, classes] for `labels`: one-hot, or with label smoothing (1 - e) one-hot + e / classes.
+    public func targets(_ labels: [Int], classes: Int) -> [Float] {
+        let e = Float(labelSmoothing), off = e / Float(classes)
+        var rows = [Float](repeating: off, count: labels.count * classes)
+        for (i, label) in labels.enumerated() { rows[i * classes + label] = 1 - e + off }
+        return rows
+    }
+
+    /// Why these settings cannot train, in one line naming the setting; nil when they can. Checked for
+    /// the command line's flags and for a resumed checkpoint's stored settings alike.
+    public var problem: String? {
+        if epochs <= 0 { return "epochs must be positive (\(epochs))" }
+        if batchSize <= 0 || batchSize > 4096 { return "batch size must be 1...4096 (\(batchSize))" }
+        if !(maxLearningRate > 0 && maxLearningRate.isFinite) { return "max learning rate must be positive and finite (\(maxLearningRate))" }
+        if !(weightDecay >= 0 && weightDecay.isFinite) { return "weight decay must be finite and not negative (\(weightDecay))" }
+        if !(gradientClip > 0) { return "gradient clip must be positive (\(gradientClip))" }
+        if !(0...1).contains(erasing) { return "erasing probability must be in 0...1 (\(erasing))" }
+        if !(0..<1).contains(labelSmoothing) { return "label smoothing must be in 0..<1 (\(labelSmoothing))" }
+        if !(mixup >= 0 && mixup.isFinite) { return "mixup alpha must be finite and not negative (\(mixup))" }
+        if !(0..<1).contains(dropout) { return "dropout must be in 0..<1 (\(dropout))" }
+        if subset < 0 { return "subset must not be negative (\(subset))" }
+        if widths.count != 4 || !widths.allSatisfy({ (1...2048).contains($0) }) { return "widths must be 4 values in 1...2048 (\(widths))" }
+        if !ResNet9Architecture.acceptedInputSizes.contains(inputSize) { return "input size must be in \(ResNet9Architecture.acceptedInputSizes) (\(inputSize))" }
+        return nil
+    }
 }
 
 /// One epoch's line of the reference's log.
@@ -62,19 +125,35 @@ public final class Trainer {
     public private(set) var history = TrainingHistory()
     public let stepsPerEpoch: Int
 
-    /// A fresh run on `trainingSet` (its class names and pixel statistics go into the model).
-    public init(configuration: TrainingConfiguration, trainingSet: ImageFolder) {
+    /// The training images this run learns from: all, or its seeded subset.
+    public let trainingIndices: [Int]
+
+    /// A fresh run on `trainingSet` (its class names and pixel statistics go into the model), from random
+    /// weights or, for a warm restart, from `initialWeights` (a state dict of the same widths and classes).
+    /// - Precondition: `configuration.problem` is nil.
+    public init(configuration: TrainingConfiguration, trainingSet: ImageFolder, initialWeights: StateDict? = nil) {
+        precondition(configuration.problem == nil, configuration.problem ?? "")
         self.configuration = configuration
         classNames = trainingSet.classNames
         (mean, std) = trainingSet.pixelStatistics()
-        let architecture = ResNet9Architecture(inputChannels: 1, classCount: classNames.count, widths: configuration.widths)
-        network = TrainableResNet9(stateDict: .initialized(architecture, seed: configuration.seed), architecture: architecture,
-                                   inputSize: configuration.inputSize)
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: classNames.count, widths: configuration.widths,
+                                               classifierPooling: configuration.classifierPooling)
+        network = TrainableResNet9(stateDict: initialWeights ?? .initialized(architecture, seed: configuration.seed),
+                                   architecture: architecture, inputSize: configuration.inputSize)
         optimizer = Adam(parameterCount: network.parameters.count, learningRate: configuration.maxLearningRate,
                          weightDecay: configuration.weightDecay)
-        stepsPerEpoch = (trainingSet.count + configuration.batchSize - 1) / configuration.batchSize
+        trainingIndices = Self.trainingIndices(configuration, count: trainingSet.count)
+        stepsPerEpoch = (trainingIndices.count + configuration.batchSize - 1) / configuration.batchSize
         schedule = OneCycleSchedule(maxLearningRate: configuration.maxLearningRate, totalSteps: configuration.epochs * stepsPerEpoch)
         random = SplitMix64(seed: configuration.seed &+ 0x5EED)
+    }
+
+    /// All of 0..<count, or `configuration.subset` of them drawn with the run's seed (sorted).
+    static func trainingIndices(_ configuration: TrainingConfiguration, count: Int) -> [Int] {
+        guard configuration.subset > 0, configuration.subset < count else { return Array(0..<count) }
+        var order = Array(0..<count), draw = SplitMix64(seed: configuration.seed ^ 0x5B5E7)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(draw.next() % UInt64(i + 1))) }
+        return order.prefix(configuration.subset).sorted()
     }
 
     /// Progress within an epoch: images done, images in the epoch, images per second, running loss.
@@ -84,9 +163,12 @@ public final class Trainer {
     public func runEpoch(trainingSet: ImageFolder, validationSet: ImageFolder, progress: Progress? = nil) -> EpochRecord {
         let started = Date()
         let size = configuration.inputSize, plane = size * size, batchSize = configuration.batchSize
-        var order = Array(0..<trainingSet.count)
+        let classes = classNames.count
+        var order = trainingIndices
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(random.next() % UInt64(i + 1))) }
-        let augmentation = configuration.augmentation, preprocessor = self.preprocessor
+        var augmentation = configuration.augmentation
+        augmentation.erasingValue = UInt8((mean * 255).rounded())
+        let preprocessor = self.preprocessor
         var lossSum = 0.0, done = 0
         for batchStart in stride(from: 0, to: order.count, by: batchSize) {
             let indices = Array(order[batchStart..<min(order.count, batchStart + batchSize)])
@@ -97,8 +179,11 @@ public final class Trainer {
                     : Array(trainingSet.image(index))
                 scalars.replaceSubrange(k * plane..<(k + 1) * plane, with: preprocessor.normalized(pixels.map { Float($0) / 255 }))
             }
+            var targets = configuration.targets(indices.map { trainingSet.labels[$0] }, classes: classes)
+            if configuration.mixup > 0 { mix(&scalars, &targets, images: indices.count, plane: plane, classes: classes) }
             let inputs = Tensor(shape: [indices.count, 1, size, size], scalars: scalars)
-            let loss = network.step(inputs: inputs, labels: indices.map { trainingSet.labels[$0] })
+            let loss = network.step(inputs: inputs, targets: Tensor(shape: [indices.count, classes], scalars: targets),
+                                    featureMask: dropoutMask(features: indices.count * network.architecture.widths[3]))
             let step = completedEpochs * stepsPerEpoch + batchStart / batchSize
             let (rate, beta1) = schedule.values(at: step)
             network.clipGradients(limit: Float(configuration.gradientClip))
@@ -121,6 +206,29 @@ public final class Trainer {
         return record
     }
 
+    /// Mixup: every image and its target become lambda * itself + (1 - lambda) * those of a partner from
+    /// a random permutation of the batch, with one lambda ~ Beta(alpha, alpha) per batch.
+    private func mix(_ images: inout [Float], _ targets: inout [Float], images n: Int, plane: Int, classes: Int) {
+        let alpha = configuration.mixup
+        let lambda = Float(random.beta(alpha, alpha))
+        var partner = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { partner.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+        let (sourceImages, sourceTargets) = (images, targets)
+        for i in 0..<n {
+            let j = partner[i]
+            for p in 0..<plane { images[i * plane + p] = lambda * sourceImages[i * plane + p] + (1 - lambda) * sourceImages[j * plane + p] }
+            for k in 0..<classes { targets[i * classes + k] = lambda * sourceTargets[i * classes + k] + (1 - lambda) * sourceTargets[j * classes + k] }
+        }
+    }
+
+    /// Dropout factors for `features` classifier inputs (0 or 1 / (1 - p)), or nil when dropout is off.
+    private func dropoutMask(features: Int) -> [Float]? {
+        let p = configuration.dropout
+        guard p > 0 else { return nil }
+        let kept = Float(1 / (1 - p))
+        return (0..<features).map { _ in Double(random.uniform(0, 1)) < p ? 0 : kept }
+    }
+
     /// Normalization with the training split's statistics: the same code inference runs.
     private var preprocessor: Preprocessor {
         Preprocessor(inputSize: configuration.inputSize, channels: 1, mean: [mean], std: [std])
@@ -139,7 +247,8 @@ public final class Trainer {
     /// The current weights as a model with our metadata.
     public func model(provenance: [String: String] = [:]) -> LoadedModel {
         let metadata = ModelMetadata(classNames: classNames, inputSize: configuration.inputSize, inputChannels: 1,
-                                     mean: [mean], std: [std], provenance: provenance)
+                                     mean: [mean], std: [std], classifierPooling: configuration.classifierPooling,
+                                     provenance: provenance)
         return LoadedModel(stateDict: network.stateDict, architecture: network.architecture, metadata: metadata)
     }
 
@@ -200,7 +309,11 @@ public final class Trainer {
         }
         var model = StateDict()
         for entry in tensors.entries where !entry.name.hasPrefix("optimizer.") { model[entry.name] = entry }
-        let architecture = try ModelLoader.validate(model, path: path)
+        var architecture = try ModelLoader.validate(model, path: path)
+        architecture.classifierPooling = configuration.classifierPooling
+        if let problem = configuration.problem {
+            throw ModelFileError(.invalidMetadata, path: path, key: "configuration", "checkpoint settings are invalid: \(problem)")
+        }
         self.configuration = configuration
         self.classNames = classes
         self.mean = mean
@@ -213,7 +326,8 @@ public final class Trainer {
             throw ModelFileError(.missingKey, path: path, key: "optimizer.exp_avg", "optimizer state missing or of the wrong size")
         }
         optimizer.restore(step: adamStep, firstMoments: m.scalars, secondMoments: v.scalars)
-        stepsPerEpoch = (trainingSet.count + configuration.batchSize - 1) / configuration.batchSize
+        trainingIndices = Self.trainingIndices(configuration, count: trainingSet.count)
+        stepsPerEpoch = (trainingIndices.count + configuration.batchSize - 1) / configuration.batchSize
         // The one-cycle schedule spans epochs * steps per epoch: a different training set would bend it.
         if let recorded = metadata["steps_per_epoch"], Int(recorded) != stepsPerEpoch {
             throw ModelFileError(.invalidMetadata, path: path, key: "steps_per_epoch",

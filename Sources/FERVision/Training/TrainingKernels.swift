@@ -139,21 +139,22 @@ func maxPool2Backward(
     }
 }
 
-/// The classifier's MaxPool2d(4) on an s x s map (floor: only the top-left 4k x 4k is read), saving the
-/// flat index of each window's first maximum.
-/// input [planes, s, s] -> output [planes, s / 4, s / 4]
-func maxPool4Forward(
-    _ input: UnsafePointer<Float>, planes: Int, side: Int,
+/// The classifier's k x k max pooling on an s x s map (floor: only the top-left (s / k)k square is read, so
+/// MaxPool2d(4) on 6x6 reads the top-left 4x4, and k = s reads the whole map), saving the flat index of
+/// each window's first maximum.
+/// input [planes, s, s] -> output [planes, s / k, s / k]
+func classifierMaxPoolForward(
+    _ input: UnsafePointer<Float>, planes: Int, side: Int, kernel k: Int,
     output: UnsafeMutablePointer<Float>, winners: UnsafeMutablePointer<Int32>
 ) {
-    let out = side / 4
+    let out = side / k
     for p in 0..<planes {
         for oy in 0..<out {
             for ox in 0..<out {
                 var best = -Float.infinity, index = 0
-                for dy in 0..<4 {
-                    for dx in 0..<4 {
-                        let i = (oy * 4 + dy) * side + ox * 4 + dx
+                for dy in 0..<k {
+                    for dx in 0..<k {
+                        let i = (oy * k + dy) * side + ox * k + dx
                         if input[p * side * side + i] > best { best = input[p * side * side + i]; index = i }
                     }
                 }
@@ -164,23 +165,25 @@ func maxPool4Forward(
     }
 }
 
-/// Softmax cross-entropy, mean over the batch. logits [images, classes] -> loss; dLogits = (p - onehot) / N.
+/// Softmax cross-entropy against target distributions, mean over the batch (PyTorch's `cross_entropy`
+/// with probability targets; one-hot rows give the usual loss, smoothed or mixed rows label smoothing
+/// and mixup). logits, targets [images, classes] -> loss; dLogits = (p - target) / N.
 func softmaxCrossEntropy(
-    logits: UnsafePointer<Float>, labels: [Int], classes: Int, dLogits: UnsafeMutablePointer<Float>
+    logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, images n: Int, classes: Int,
+    dLogits: UnsafeMutablePointer<Float>
 ) -> Double {
     var total = 0.0
-    let n = labels.count
     for i in 0..<n {
-        let row = logits + i * classes
+        let row = logits + i * classes, target = targets + i * classes
         var top = row[0]
         for k in 1..<classes { top = max(top, row[k]) }
         var sum = 0.0
         for k in 0..<classes { sum += Foundation.exp(Double(row[k] - top)) }
         let logSum = Foundation.log(sum) + Double(top)
-        total += logSum - Double(row[labels[i]])
         for k in 0..<classes {
-            let p = Foundation.exp(Double(row[k]) - logSum)
-            dLogits[i * classes + k] = Float((p - (k == labels[i] ? 1 : 0)) / Double(n))
+            let logP = Double(row[k]) - logSum
+            total -= Double(target[k]) * logP
+            dLogits[i * classes + k] = Float((Foundation.exp(logP) - Double(target[k])) / Double(n))
         }
     }
     return total / Double(n)

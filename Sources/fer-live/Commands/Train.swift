@@ -55,8 +55,29 @@ struct Train: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Random rotations within +-10 degrees.")
     var rotation = true
 
-    @Flag(help: "Pad by 4 pixels and crop back at a random offset.")
+    @Flag(help: "Pad by 4 pixels and crop back at a random offset (a random shift of up to 4 pixels).")
     var padCrop = false
+
+    @Option(help: ArgumentHelp("Random erasing: the probability of blanking a random rectangle (2-33% of the image) to the mean pixel.", valueName: "p"))
+    var erasing = 0.0
+
+    @Option(help: ArgumentHelp("Label smoothing: train towards (1 - e) on the label and e spread over all classes.", valueName: "e"))
+    var labelSmoothing = 0.0
+
+    @Option(help: ArgumentHelp("Mixup: blend each batch with a shuffled copy of itself, weights ~ Beta(alpha, alpha) (0: off).", valueName: "alpha"))
+    var mixup = 0.0
+
+    @Option(help: ArgumentHelp("Dropout probability on the classifier's 512 input features (adds no parameters).", valueName: "p"))
+    var dropout = 0.0
+
+    @Option(help: ArgumentHelp("Classifier pooling: maxpool4 (the reference's MaxPool2d(4), reading the top-left 4x4 of the 6x6 map) or global_max (the whole map). Stored in the model.", valueName: "kind"))
+    var classifierPooling = ResNet9Architecture.ClassifierPooling.topLeft4
+
+    @Option(help: ArgumentHelp("Train on a random subset of this many training images (for quick pilot runs; 0: all).", valueName: "n"))
+    var subset = 0
+
+    @Option(help: ArgumentHelp("Start from this model's weights with a fresh optimizer and one-cycle schedule (a warm restart), not from random weights.", valueName: "model"))
+    var initFrom: String?
 
     @Option(help: ArgumentHelp("Continue from this checkpoint (its settings are used).", valueName: "checkpoint"))
     var resume: String?
@@ -65,9 +86,10 @@ struct Train: ParsableCommand {
     var widths: String?
 
     func validate() throws {
-        guard epochs > 0, batchSize > 0, maxLR > 0, weightDecay >= 0, gradClip >= 0, threads > 0 else {
-            throw ValidationError("--epochs, --batch-size, --max-lr and --threads must be positive; --weight-decay and --grad-clip not negative")
-        }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
+        guard gradClip >= 0, gradClip.isFinite else { throw ValidationError("--grad-clip must be finite and not negative (0 turns clipping off)") }
+        if let problem = try trainingConfiguration.problem { throw ValidationError(problem) }
+        if resume != nil && initFrom != nil { throw ValidationError("--resume continues a run and --init-from starts one: give one of them") }
     }
 
     var trainingConfiguration: TrainingConfiguration {
@@ -82,9 +104,15 @@ struct Train: ParsableCommand {
             configuration.flip = flip
             configuration.rotation = rotation
             configuration.padCrop = padCrop
+            configuration.erasing = erasing
+            configuration.labelSmoothing = labelSmoothing
+            configuration.mixup = mixup
+            configuration.dropout = dropout
+            configuration.classifierPooling = classifierPooling
+            configuration.subset = subset
             if let widths {
                 let values = widths.split(separator: ",").compactMap { Int($0) }
-                guard values.count == 4, values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--widths takes 4 positive integers") }
+                guard values.count == 4 else { throw ValidationError("--widths takes 4 integers") }
                 configuration.widths = values
             }
             return configuration
@@ -111,12 +139,21 @@ struct Train: ParsableCommand {
                     throw CommandFailure("\(resume): was trained with other settings (\(trainer.configuration)); resume without training flags, or start a new run")
                 }
                 Terminal.note("resuming \(resume) after epoch \(trainer.completedEpochs) of \(trainer.configuration.epochs)")
+            } else if let initFrom {
+                let start = try ModelLoader.load(path: initFrom)
+                var configuration = requested
+                configuration.widths = start.architecture.widths
+                guard start.architecture.inputChannels == 1, start.metadata.classNames == trainingSet.classNames else {
+                    throw CommandFailure("\(initFrom): has classes \(start.metadata.classNames) and \(start.architecture.inputChannels) input channel(s); training needs \(trainingSet.classNames) and 1")
+                }
+                trainer = Trainer(configuration: configuration, trainingSet: trainingSet, initialWeights: start.stateDict)
+                Terminal.note("warm restart from \(initFrom): its weights, a fresh optimizer and one-cycle schedule")
             } else {
                 trainer = Trainer(configuration: requested, trainingSet: trainingSet)
             }
             let configuration = trainer.configuration
-            print("training ResNet9(1, \(trainer.classNames.count)) on \(trainingSet.count) images (val \(validationSet.count)); classes \(trainer.classNames.joined(separator: ", ")); mean \(trainer.mean), std \(trainer.std)")
-            print("recipe: \(configuration.epochs) epochs, batch \(configuration.batchSize), max lr \(configuration.maxLearningRate), weight decay \(configuration.weightDecay), clip \(configuration.gradientClip), augmentation \(describe(configuration.augmentation)), seed \(configuration.seed), \(threads) threads")
+            print("training ResNet9(1, \(trainer.classNames.count)) on \(trainer.trainingIndices.count) images (val \(validationSet.count)); classes \(trainer.classNames.joined(separator: ", ")); mean \(trainer.mean), std \(trainer.std)")
+            print("recipe: \(describe(configuration)), \(threads) threads")
             for record in trainer.history.epochs { print(record.logLine) }
 
             let checkpoint = logFolder + "/checkpoint.safetensors"
@@ -135,7 +172,7 @@ struct Train: ParsableCommand {
                     "data": URL(fileURLWithPath: data).lastPathComponent,
                     "epochs": "\(trainer.completedEpochs) of \(configuration.epochs)",
                     "val_accuracy": String(format: "%.4f", record.validationAccuracy),
-                    "settings": "batch \(configuration.batchSize), max_lr \(configuration.maxLearningRate), weight_decay \(configuration.weightDecay), grad_clip \(configuration.gradientClip), augmentation \(describe(configuration.augmentation)), seed \(configuration.seed)",
+                    "settings": describe(configuration),
                 ]
                 try ModelLoader.save(trainer.model(provenance: provenance), to: out)
             }
@@ -149,9 +186,19 @@ struct Train: ParsableCommand {
         return configuration
     }
 
-    private func describe(_ augmentation: Augmentation) -> String {
-        let parts = [augmentation.padCrop ? "pad-crop" : nil, augmentation.flip ? "flip" : nil, augmentation.rotation ? "rotation" : nil].compactMap { $0 }
-        return parts.isEmpty ? "none" : parts.joined(separator: "+")
+    /// The run's settings in one line, for the log and the model's provenance.
+    private func describe(_ c: TrainingConfiguration) -> String {
+        let augmentation = [c.padCrop ? "pad-crop" : nil, c.flip ? "flip" : nil, c.rotation ? "rotation" : nil,
+                            c.erasing > 0 ? "erasing \(c.erasing)" : nil].compactMap { $0 }
+        var parts = ["\(c.epochs) epochs", "batch \(c.batchSize)", "max lr \(c.maxLearningRate)", "weight decay \(c.weightDecay)",
+                     "clip \(c.gradientClip)", "augmentation \(augmentation.isEmpty ? "none" : augmentation.joined(separator: "+"))"]
+        if c.labelSmoothing > 0 { parts.append("label smoothing \(c.labelSmoothing)") }
+        if c.mixup > 0 { parts.append("mixup \(c.mixup)") }
+        if c.dropout > 0 { parts.append("dropout \(c.dropout)") }
+        parts.append("pooling \(c.classifierPooling.rawValue)")
+        if c.subset > 0 { parts.append("subset \(c.subset)") }
+        parts.append("seed \(c.seed)")
+        return parts.joined(separator: ", ")
     }
 
     private func load(split: String) throws -> ImageFolder {
@@ -219,3 +266,5 @@ final class ProgressBar {
         if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
+
+extension ResNet9Architecture.ClassifierPooling: ExpressibleByArgument {}

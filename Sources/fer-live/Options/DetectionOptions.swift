@@ -28,6 +28,18 @@ struct DetectionOptions: ParsableArguments {
         DetectionParameters(scaleFactor: scaleFactor, minNeighbors: minNeighbors, minSize: minFace, maxSize: maxFace)
     }
 
+    @Option(help: ArgumentHelp("Eye cascade XML file for aligning faces (default: $FER_LIVE_EYE_CASCADE, else OpenCV's haarcascade_eye.xml from opencv-data).",
+                               valueName: "file"))
+    var eyeCascade: String?
+
+    /// The eye finder on the eye cascade named or found; a missing one is an error naming what to install.
+    func loadEyeFinder() throws -> EyeFinder {
+        guard let path = eyeCascade ?? CascadeLocator.locateEyes() else {
+            throw CommandFailure("no eye cascade found: install opencv-data (sudo apt-get install opencv-data) or pass --eye-cascade FILE")
+        }
+        return try EyeFinder(contentsOf: path)
+    }
+
     /// The cascade named or found; a missing one is an error naming where it was looked for.
     func loadDetector() throws -> CascadeDetector {
         guard let path = cascade ?? CascadeLocator.locate() else {
@@ -50,7 +62,15 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "face: find the faces (cascade) and classify each; center: the frame's center square. Default face, or center with a warning when no cascade can be read.")
     var crop: Crop = .face
 
-    @Option(help: "Grow (or, negative, shrink) each face's square by this fraction of its side on every side. 0, the cascade's own box, classified FER2013 validation faces best (benchmarks/face_margin.py).")
+    /// How each face is cut out for the network.
+    enum Framing: String, ExpressibleByArgument, CaseIterable {
+        case aligned, box
+    }
+
+    @Option(help: "aligned: rotate and scale each face so its eyes sit where FER2013's faces have them (eye line level; the box's measured relation where no eyes are found); box: the cascade's square, grown by --margin. See README, \"Faces\".")
+    var framing: Framing = .box
+
+    @Option(help: "With box framing, grow (or, negative, shrink) the cascade's square by this fraction of its side on every side.")
     var margin = 0.0
 
     @Option(help: ArgumentHelp("Search frames wider than this downscaled to it (0: full size).", valueName: "pixels"))
@@ -71,10 +91,22 @@ struct FaceOptions: ParsableArguments {
         do {
             let finder = FaceFinder(detector: try detection.loadDetector(), parameters: detection.parameters,
                                     searchWidth: searchWidth == 0 ? nil : searchWidth, threads: threads)
-            return (CascadeFaceLocator(finder: finder, margin: margin, maximumFaces: maxFaces), maxFaces)
+            return (CascadeFaceLocator(finder: finder, aligner: aligner(), maximumFaces: maxFaces), maxFaces)
         } catch {
             Terminal.error("warning: \(error); classifying the center square instead (--crop center)")
             return (CenterCropLocator(), 1)
+        }
+    }
+}
+
+extension FaceOptions {
+    /// How faces are cut out: `--margin`'s box, or aligned on the eyes (on the box's measured relation,
+    /// with a warning, when no eye cascade can be read).
+    func aligner() -> FaceAligner {
+        if framing == .box { return FaceAligner(framing: .box(margin: margin), eyeFinder: nil) }
+        do { return FaceAligner(framing: .aligned, eyeFinder: try detection.loadEyeFinder()) } catch {
+            Terminal.error("warning: \(error); faces are framed by their box alone")
+            return FaceAligner(framing: .aligned, eyeFinder: nil)
         }
     }
 }
