@@ -110,7 +110,7 @@ final class FramePipelineTests: XCTestCase {
         _ = try FramePipeline(source: SyntheticSource(count: 5, interval: 0), classifier: classifier, sinks: [plain],
                               policy: .lossless(batch: 1), pacing: .asFastAsPossible).run()
         _ = try FramePipeline(source: SyntheticSource(count: 5, interval: 0), classifier: classifier, sinks: [smooth],
-                              policy: .lossless(batch: 1), pacing: .asFastAsPossible, smoothing: 0.5).run()
+                              policy: .lossless(batch: 1), pacing: .asFastAsPossible, smoother: LabelSmoother(alpha: 0.5)).run()
         let p = plain.results.map { $0.faces[0].prediction.probabilities }, s = smooth.results.map { $0.faces[0].prediction.probabilities }
         assertClose(s[0], p[0], tolerance: 1e-6, "the first frame has nothing to average with")
         assertClose(s[1], zip(p[0], p[1]).map { 0.5 * $0 + 0.5 * $1 }, tolerance: 1e-6, "EMA with weight 0.5")

@@ -88,7 +88,7 @@ public final class FramePipeline {
     private let display: FrameDisplay?
     private let policy: Policy
     private let pacing: Pacing
-    private let smoothing: Float?
+    private let smoother: LabelSmoother
     private let clock: () -> Double
 
     private let preprocessQueue = DispatchQueue(label: "fer-live.preprocess")
@@ -104,18 +104,15 @@ public final class FramePipeline {
     private var isPaused = false
     private var sinkError: Error?
     private let latency = LatencyRecorder()
-    /// The smoothed probabilities of each face index seen.
-    private var smoothed: [Int: [Float]] = [:]
 
     /// - Parameters:
     ///   - locator: where the faces are in each frame (default: the center square).
     ///   - display: shows each frame after the sinks (the window); its time is the "render" stage.
     ///   - predict: runs the network (defaults to the classifier's); tests slow it down to see the policies.
-    ///   - smoothing: weight of the newest frame in an exponential moving average of the probabilities
-    ///     (nil: off).
+    ///   - smoother: keeps each face's label steady (default: none, every frame's top class is shown).
     public init(source: FrameSource, classifier: EmotionClassifier, locator: FaceLocator = CenterCropLocator(),
                 sinks: [FrameSink], display: FrameDisplay? = nil,
-                policy: Policy, pacing: Pacing, smoothing: Float? = nil, predict: ((Tensor) -> [EmotionPrediction])? = nil,
+                policy: Policy, pacing: Pacing, smoother: LabelSmoother = LabelSmoother(), predict: ((Tensor) -> [EmotionPrediction])? = nil,
                 clock: @escaping () -> Double = FramePipeline.monotonicSeconds) {
         self.source = source
         self.locator = locator
@@ -126,7 +123,7 @@ public final class FramePipeline {
         self.display = display
         self.policy = policy
         self.pacing = pacing
-        self.smoothing = smoothing
+        self.smoother = smoother
         self.clock = clock
     }
 
@@ -284,26 +281,19 @@ public final class FramePipeline {
         sinkQueue.async { [self] in
             var next = 0
             for item in batch {
+                smoother.nextFrame()
                 var times = item.times
                 times.inferred = inferred
                 let faces = item.faces.map { face -> FaceResult in
                     defer { next += 1 }
                     return FaceResult(index: face.index, box: face.box, crop: face.crop, eyes: face.eyes,
-                                      prediction: smooth(predictions[next], face: face.index))
+                                      prediction: smoother.smooth(predictions[next], face: face.index))
                 }
                 deliver(FrameResult(frame: item.frame, faces: faces, times: times))
                 slots.signal()
                 group.leave()
             }
         }
-    }
-
-    private func smooth(_ prediction: EmotionPrediction, face: Int) -> EmotionPrediction {
-        guard let alpha = smoothing else { return prediction }
-        let current = smoothed[face].map { previous in zip(previous, prediction.probabilities).map { alpha * $1 + (1 - alpha) * $0 } }
-            ?? prediction.probabilities
-        smoothed[face] = current
-        return EmotionPrediction(classNames: prediction.classNames, probabilities: current)
     }
 
     private func deliver(_ result: FrameResult) {
@@ -323,5 +313,7 @@ public final class FramePipeline {
         }
         if let display { result.times.presented = display.present(result, dropped: latency.dropped) }
         latency.record(result.times)
+        latency.noteStreamTime(result.frame.timestamp)
+        latency.labelSwitches = smoother.switches
     }
 }

@@ -44,13 +44,28 @@ public final class LatencyRecorder {
     public private(set) var timeline: [(time: Double, latency: Double)] = []
     public private(set) var frames = 0
     public var dropped = 0
+    /// Changes of a face's shown label over the run (all faces), set by the pipeline.
+    public var labelSwitches = 0
     private var first: Double?, last: Double = 0
+    private var firstTimestamp: Double?, lastTimestamp = 0.0
 
     public init() {
         for name in Self.stageNames {
             histograms[name] = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
         }
     }
+
+    /// Notes a delivered frame's own timestamp, so switches count per minute of the stream itself.
+    public func noteStreamTime(_ timestamp: Double) {
+        if firstTimestamp == nil { firstTimestamp = timestamp }
+        lastTimestamp = timestamp
+    }
+
+    /// Seconds of stream between the first and last delivered frames.
+    public var streamSeconds: Double { firstTimestamp.map { max(0, lastTimestamp - $0) } ?? 0 }
+
+    /// Label switches per minute of stream (0 for a stream shorter than a frame).
+    public var switchesPerMinute: Double { streamSeconds > 0 ? Double(labelSwitches) / streamSeconds * 60 : 0 }
 
     public func record(_ times: FrameTimes) {
         for (name, seconds) in times.stages {
@@ -82,7 +97,8 @@ public final class LatencyRecorder {
             return (name, .object([("count", .integer(s.count)), ("p50_ms", .number(s.p50)), ("p90_ms", .number(s.p90)),
                                    ("p99_ms", .number(s.p99)), ("max_ms", .number(s.max))]))
         }
-        fields += [("frames", .integer(frames)), ("fps", .number(framesPerSecond)), ("dropped", .integer(dropped))]
+        fields += [("frames", .integer(frames)), ("fps", .number(framesPerSecond)), ("dropped", .integer(dropped)),
+                   ("label_switches", .integer(labelSwitches)), ("switches_per_minute", .number(switchesPerMinute))]
         return .object(fields)
     }
 
@@ -95,7 +111,8 @@ public final class LatencyRecorder {
             let label = name.padding(toLength: 12, withPad: " ", startingAt: 0)
             lines.append(label + String(format: " %6d %9.2f %9.2f %9.2f %9.2f", s.count, s.p50, s.p90, s.p99, s.max))
         }
-        lines.append(String(format: "%d frames, %.1f fps, %d dropped", frames, framesPerSecond, dropped))
+        lines.append(String(format: "%d frames, %.1f fps, %d dropped; labels changed %d times, %.1f per minute", frames, framesPerSecond,
+                            dropped, labelSwitches, switchesPerMinute))
         return lines.joined(separator: "\n")
     }
 }

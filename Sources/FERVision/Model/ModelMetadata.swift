@@ -14,6 +14,11 @@ public struct ModelMetadata: Equatable, Sendable {
     public var std: [Float]
     /// How the classifier pools its last feature map (the weights cannot say; the reference's by default).
     public var classifierPooling: ResNet9Architecture.ClassifierPooling
+    /// Temperature scaling of the logits, fitted on validation data (`Calibration`): probabilities are
+    /// softmax(logits / temperature). 1 leaves them as the network made them.
+    public var temperature: Float
+    /// The same for logits averaged over the image and its mirror image (test-time flip averaging).
+    public var flipTemperature: Float
     /// Free-form provenance: source, data, recipe, accuracy, ...
     public var provenance: [String: String]
 
@@ -25,9 +30,12 @@ public struct ModelMetadata: Equatable, Sendable {
 
     public init(classNames: [String], inputSize: Int = 48, inputChannels: Int = 1,
                 mean: [Float] = [ModelMetadata.fer2013Mean], std: [Float] = [ModelMetadata.fer2013Std],
-                classifierPooling: ResNet9Architecture.ClassifierPooling = .topLeft4, provenance: [String: String] = [:]) {
+                classifierPooling: ResNet9Architecture.ClassifierPooling = .topLeft4, temperature: Float = 1, flipTemperature: Float = 1,
+                provenance: [String: String] = [:]) {
         self.classNames = classNames
         self.classifierPooling = classifierPooling
+        self.temperature = temperature
+        self.flipTemperature = flipTemperature
         self.inputSize = inputSize
         self.inputChannels = inputChannels
         self.mean = mean
@@ -40,7 +48,8 @@ public struct ModelMetadata: Equatable, Sendable {
     enum Key {
         static let format = "format", classes = "classes", inputSize = "input_size", inputChannels = "input_channels"
         static let mean = "mean", std = "std", classifierPooling = "classifier_pooling"
-        static let all: Set<String> = [format, classes, inputSize, inputChannels, mean, std, classifierPooling]
+        static let temperature = "temperature", flipTemperature = "temperature_flip"
+        static let all: Set<String> = [format, classes, inputSize, inputChannels, mean, std, classifierPooling, temperature, flipTemperature]
     }
     /// Written in every file we produce, so a reader knows the conventions below.
     static let formatTag = "fer-live/1"
@@ -55,6 +64,8 @@ public struct ModelMetadata: Equatable, Sendable {
         entries[Key.mean] = "[" + mean.map { "\($0)" }.joined(separator: ",") + "]"
         entries[Key.std] = "[" + std.map { "\($0)" }.joined(separator: ",") + "]"
         entries[Key.classifierPooling] = classifierPooling.rawValue
+        entries[Key.temperature] = "\(temperature)"
+        entries[Key.flipTemperature] = "\(flipTemperature)"
         return entries
     }
 
@@ -101,6 +112,13 @@ public struct ModelMetadata: Equatable, Sendable {
             }
             classifierPooling = pooling
         }
+        for (key, keyPath) in [(Key.temperature, \ModelMetadata.temperature), (Key.flipTemperature, \ModelMetadata.flipTemperature)] {
+            if let text = entries[key] {
+                guard let value = Float(text), value.isFinite, value > 0 else { throw invalid(key, "'\(text)' is not a positive number") }
+                self[keyPath: keyPath] = value
+            }
+        }
+        if entries[Key.flipTemperature] == nil { flipTemperature = temperature }
         for (key, value) in entries where !Key.all.contains(key) { provenance[key] = value }
     }
 }

@@ -139,19 +139,3 @@ private final class DecodedImages: @unchecked Sendable {
         errors.withUnsafeMutableBufferPointer { $0[index] = error }
     }
 }
-
-extension EmotionClassifier {
-    /// Predictions for the dataset's images at `indices` (all when nil), in that order, `batch` at a time.
-    public func classify(_ dataset: ImageFolder, indices: [Int]? = nil, batch: Int = 64) -> [EmotionPrediction] {
-        let chosen = indices ?? Array(0..<dataset.count), size = dataset.size
-        var predictions: [EmotionPrediction] = []
-        predictions.reserveCapacity(chosen.count)
-        for start in stride(from: 0, to: chosen.count, by: max(1, batch)) {
-            let images = chosen[start..<min(chosen.count, start + max(1, batch))].map {
-                ByteImage(width: size, height: size, pixels: Array(dataset.image($0)))
-            }
-            predictions += classify(images)
-        }
-        return predictions
-    }
-}

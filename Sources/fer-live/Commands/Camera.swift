@@ -53,7 +53,7 @@ struct Camera: ParsableCommand {
         try reportingFailures {
             let (width, height) = parsedSize!
             let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)
-            let classifier = EmotionClassifier(model: try modelOptions.load())
+            let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
             let camera = try CameraSource(settings: settings, system: try simulatedCamera(width: width, height: height) ?? LibV4L2System())
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")

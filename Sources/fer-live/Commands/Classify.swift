@@ -2,24 +2,44 @@ import ArgumentParser
 import Foundation
 import FERVision
 
-/// `fer-live classify IMAGE...`: the emotion in each still image.
+/// `fer-live classify IMAGE...`: the emotion of each face in still images.
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Classify the facial expression in still images (PNG, JPEG, PGM/PPM).",
+        abstract: "Classify the facial expressions in still images (PNG, JPEG, PGM/PPM).",
         discussion: """
-            Each image's center square is scaled to the model's input size and classified. Prints the top \
-            emotion with its confidence and every class's probability, or with --json one JSON object per \
-            line: {"file", "label", "confidence", "probabilities": {class: probability}}.
+            A picture no larger than a face crop (64x64; FER2013's faces are 48x48) is classified whole. \
+            A larger one is searched for faces (the cascade, at full size), and each face is classified, \
+            framed as camera and replay frame it (--framing); a picture without a face says so and gets no \
+            label. --crop center classifies the center square of every picture instead. Each face is \
+            classified with its mirror image averaged in (--no-flip for one pass), and its confidence is \
+            calibrated (the model's temperature, see `fer-live calibrate`).
+
+            Prints per face its number, box (x, y, width, height), top emotion with its confidence and \
+            every class's probability; with --json one JSON object per face per line: {"file", "faces", \
+            "face", "box", "label", "confidence", "probabilities": {class: probability}}, and for a picture \
+            without a face one object with faces 0 and null face, box and label.
             An image that cannot be read is reported on stderr and skipped; the others are still classified, \
             and the exit code is 1.
 
-            Example: fer-live classify --json face1.png face2.jpg
+            Example: fer-live classify --json group-photo.jpg face2.png
             """)
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Flag(help: "Print one JSON object per image per line (JSON Lines).")
+    @Flag(help: "Print one JSON object per face per line (JSON Lines).")
     var json = false
+
+    @Option(help: "face: find the faces in pictures larger than a face crop; center: classify every picture's center square.")
+    var crop: FaceOptions.Crop = .face
+
+    @OptionGroup(title: "Faces") var detection: DetectionOptions
+    @OptionGroup var framing: FramingOptions
+
+    @Option(help: "Most faces classified per picture (the largest first).")
+    var maxFaces = 20
+
+    @Flag(inversion: .prefixedNo, help: "Average each face's logits with its mirror image's (test-time flip averaging).")
+    var flip = true
 
     @Option(help: ArgumentHelp("Images classified in one batched pass.", valueName: "n"))
     var batch = 32
@@ -32,46 +52,88 @@ struct Classify: ParsableCommand {
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        guard batch > 0 else { throw ValidationError("--batch must be positive") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be 1...4096") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
+        guard maxFaces > 0 else { throw ValidationError("--max-faces must be positive") }
+    }
+
+    /// One face to classify: where it is in which picture.
+    private struct Face {
+        let file: String, image: ByteImage, index: Int, count: Int, box: PixelRect, crop: FaceCrop
     }
 
     func run() throws {
         var failed = false
         try reportingFailures {
             BLAS.setThreadCount(threads)
-            let classifier = EmotionClassifier(model: try modelOptions.load())
-            for start in stride(from: 0, to: images.count, by: batch) {
-                let paths = images[start..<min(images.count, start + batch)]
-                var decoded: [(path: String, image: ByteImage)] = []
-                for path in paths {
-                    do { decoded.append((path, try ImageDecoder.decode(contentsOf: path))) } catch {
-                        Terminal.error("\(error)")
-                        failed = true
-                    }
-                }
-                let predictions = classifier.classify(decoded.map(\.image))
-                for (item, prediction) in zip(decoded, predictions) {
-                    print(json ? Self.jsonLine(file: item.path, prediction) : Self.textLine(file: item.path, prediction))
-                }
+            let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: flip)
+            var finder: (FaceFinder, FaceAligner)?
+            if crop == .face {
+                let detector = try detection.loadDetector()
+                finder = (FaceFinder(detector: detector, parameters: detection.parameters, searchWidth: nil, threads: threads),
+                          framing.aligner(detection))
             }
+            var waiting: [Face] = []
+            func flush() {
+                let predictions = classifier.classify(waiting.map(\.image), crops: waiting.map(\.crop))
+                for (face, prediction) in zip(waiting, predictions) { print(line(face, prediction)) }
+                waiting.removeAll()
+            }
+            for path in images {
+                let image: ByteImage
+                do { image = try ImageDecoder.decode(contentsOf: path) } catch {
+                    Terminal.error("\(error)")
+                    failed = true
+                    continue
+                }
+                let faces = locate(in: image, with: finder)
+                if faces.isEmpty {
+                    flush()
+                    print(noFaceLine(path))
+                }
+                for (index, face) in faces.enumerated() {
+                    waiting.append(Face(file: path, image: image, index: index, count: faces.count, box: face.box, crop: face.crop))
+                }
+                if waiting.count >= batch { flush() }
+            }
+            flush()
         }
         if failed { throw ExitCode.failure }
     }
 
-    static func jsonLine(file: String, _ prediction: EmotionPrediction) -> String {
-        JSONValue.object([
-            ("file", .string(file)),
-            ("label", .string(prediction.label)),
-            ("confidence", .float(prediction.confidence)),
-            ("probabilities", .object(zip(prediction.classNames, prediction.probabilities).map { ($0, .float($1)) })),
-        ]).serialized
+    /// The faces of one picture: the whole center square for a face-sized picture or --crop center,
+    /// else the found faces, largest first.
+    private func locate(in image: ByteImage, with finder: (FaceFinder, FaceAligner)?) -> [(box: PixelRect, crop: FaceCrop)] {
+        guard let (finder, aligner) = finder, !FaceImage.isFaceCrop(image) else {
+            let square = PixelRect.centerSquare(width: image.width, height: image.height)
+            return [(square, FaceCrop(square))]
+        }
+        return finder.faces(in: image).prefix(maxFaces).map { box in
+            (box.squareCrop(margin: 0, frameWidth: image.width, frameHeight: image.height), aligner.crop(face: box, in: image).crop)
+        }
     }
 
-    static func textLine(file: String, _ prediction: EmotionPrediction) -> String {
-        let all = zip(prediction.classNames, prediction.probabilities)
-            .map { "\($0) \(percent($1))" }.joined(separator: "  ")
-        return "\(file): \(prediction.label) \(percent(prediction.confidence))   [\(all)]"
+    private func line(_ face: Face, _ prediction: EmotionPrediction) -> String {
+        let box = face.box
+        if json {
+            return JSONValue.object([
+                ("file", .string(face.file)), ("faces", .integer(face.count)), ("face", .integer(face.index)),
+                ("box", .array([box.x, box.y, box.width, box.height].map { .integer($0) })),
+                ("label", .string(prediction.label)),
+                ("confidence", .float(prediction.confidence)),
+                ("probabilities", .object(zip(prediction.classNames, prediction.probabilities).map { ($0, .float($1)) })),
+            ]).serialized
+        }
+        let all = zip(prediction.classNames, prediction.probabilities).map { "\($0) \(Self.percent($1))" }.joined(separator: "  ")
+        let whole = box == PixelRect.centerSquare(width: face.image.width, height: face.image.height) && face.count == 1
+        let which = whole ? "" : " face \(face.index) [\(box.x), \(box.y), \(box.width)x\(box.height)]:"
+        return "\(face.file):\(which) \(prediction.label) \(Self.percent(prediction.confidence))   [\(all)]"
+    }
+
+    private func noFaceLine(_ file: String) -> String {
+        guard json else { return "\(file): no face found" }
+        return JSONValue.object([("file", .string(file)), ("faces", .integer(0)), ("face", .null), ("box", .null),
+                                 ("label", .null), ("confidence", .null), ("probabilities", .null)]).serialized
     }
 
     static func percent(_ value: Float) -> String {

@@ -48,7 +48,7 @@ struct Replay: ParsableCommand {
         try reportingFailures {
             let source = try FrameDirectorySource(directory: directory, loops: loop, fps: fps)
             let first = try? ImageDecoder.decode(contentsOf: "\(directory)/\(source.files[0])")
-            let classifier = EmotionClassifier(model: try modelOptions.load())
+            let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
             try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads), policy: .lossless(batch: batch),
                         pacing: asFastAsPossible ? .asFastAsPossible : .realTime,
                         frameSize: (first?.width ?? 640, first?.height ?? 480),

@@ -62,16 +62,7 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "face: find the faces (cascade) and classify each; center: the frame's center square. Default face, or center with a warning when no cascade can be read.")
     var crop: Crop = .face
 
-    /// How each face is cut out for the network.
-    enum Framing: String, ExpressibleByArgument, CaseIterable {
-        case aligned, box
-    }
-
-    @Option(help: "aligned: rotate and scale each face so its eyes sit where FER2013's faces have them (eye line level; the box's measured relation where no eyes are found); box: the cascade's square, grown by --margin. See README, \"Faces\".")
-    var framing: Framing = .box
-
-    @Option(help: "With box framing, grow (or, negative, shrink) the cascade's square by this fraction of its side on every side.")
-    var margin = 0.0
+    @OptionGroup var framing: FramingOptions
 
     @Option(help: ArgumentHelp("Search frames wider than this downscaled to it (0: full size).", valueName: "pixels"))
     var searchWidth = 320
@@ -80,7 +71,6 @@ struct FaceOptions: ParsableArguments {
     var maxFaces = 3
 
     func validate() throws {
-        guard margin >= -0.3, margin <= 1 else { throw ValidationError("--margin takes a fraction from -0.3 (shrink) to 1") }
         guard searchWidth >= 0, maxFaces > 0 else { throw ValidationError("--search-width must be >= 0 and --max-faces positive") }
     }
 
@@ -91,7 +81,7 @@ struct FaceOptions: ParsableArguments {
         do {
             let finder = FaceFinder(detector: try detection.loadDetector(), parameters: detection.parameters,
                                     searchWidth: searchWidth == 0 ? nil : searchWidth, threads: threads)
-            return (CascadeFaceLocator(finder: finder, aligner: aligner(), maximumFaces: maxFaces), maxFaces)
+            return (CascadeFaceLocator(finder: finder, aligner: framing.aligner(detection), maximumFaces: maxFaces), maxFaces)
         } catch {
             Terminal.error("warning: \(error); classifying the center square instead (--crop center)")
             return (CenterCropLocator(), 1)
@@ -99,10 +89,28 @@ struct FaceOptions: ParsableArguments {
     }
 }
 
-extension FaceOptions {
+/// How each found face is cut out for the network (camera, replay, classify, detect --crops).
+struct FramingOptions: ParsableArguments {
+    enum Framing: String, ExpressibleByArgument, CaseIterable {
+        case aligned, box
+    }
+
+    @Option(help: "aligned: rotate and scale each face so its eyes sit where FER2013's faces have them (eye line level; the box's measured relation where no eyes are found); box: the cascade's square, grown by --margin. See README, \"Faces\".")
+    var framing: Framing = FramingOptions.defaultFraming
+
+    @Option(help: "With box framing, grow (or, negative, shrink) the cascade's square by this fraction of its side on every side.")
+    var margin = 0.0
+
+    /// The default, chosen on the real clips and FER2013 val (BENCHMARKS.md, "Face framing").
+    static let defaultFraming = Framing.box
+
+    func validate() throws {
+        guard margin >= -0.3, margin <= 1 else { throw ValidationError("--margin takes a fraction from -0.3 (shrink) to 1") }
+    }
+
     /// How faces are cut out: `--margin`'s box, or aligned on the eyes (on the box's measured relation,
     /// with a warning, when no eye cascade can be read).
-    func aligner() -> FaceAligner {
+    func aligner(_ detection: DetectionOptions) -> FaceAligner {
         if framing == .box { return FaceAligner(framing: .box(margin: margin), eyeFinder: nil) }
         do { return FaceAligner(framing: .aligned, eyeFinder: try detection.loadEyeFinder()) } catch {
             Terminal.error("warning: \(error); faces are framed by their box alone")

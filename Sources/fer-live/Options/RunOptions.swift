@@ -1,4 +1,5 @@
 import ArgumentParser
+import FERVision
 import Foundation
 
 /// Options every run through the pipeline shares (camera and replay): window, outputs, smoothing.
@@ -15,8 +16,20 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Draw latency per frame and its histogram (SVG) here.", valueName: "file"))
     var latencyPlot: String?
 
-    @Option(help: ArgumentHelp("Smooth probabilities over frames: weight of the newest frame, 0 < a <= 1 (off by default).", valueName: "a"))
-    var smoothing: Float?
+    @Option(help: ArgumentHelp("Smooth each face's probabilities over frames: the newest frame's weight, 0 < a <= 1 (1: off).", valueName: "a"))
+    var smoothing: Float = RunOptions.defaultSmoothing
+
+    @Option(help: ArgumentHelp("Change a face's shown label only when another class leads it by more than this probability (0: off).", valueName: "p"))
+    var hysteresis: Float = RunOptions.defaultHysteresis
+
+    @Flag(inversion: .prefixedNo, help: "Average each face's logits with its mirror image's (test-time flip averaging: twice the inference work).")
+    var flip = RunOptions.defaultFlip
+
+    /// The defaults, chosen on the real clips (BENCHMARKS.md, "Steady labels").
+    static let defaultSmoothing: Float = 1, defaultHysteresis: Float = 0, defaultFlip = false
+
+    /// The label steadiness these options ask for.
+    var smoother: LabelSmoother { LabelSmoother(alpha: smoothing, margin: hysteresis) }
 
     @Option(help: ArgumentHelp("Record the frames (PNG + timestamps.csv) into this directory from the start; in the window, r toggles recording.",
                                valueName: "dir"))
@@ -38,7 +51,8 @@ struct RunOptions: ParsableArguments {
     func validate() throws {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
-        if let smoothing, !(smoothing > 0 && smoothing <= 1) { throw ValidationError("--smoothing takes a weight in (0, 1]") }
+        guard smoothing > 0, smoothing <= 1 else { throw ValidationError("--smoothing takes a weight in (0, 1]") }
+        guard hysteresis >= 0, hysteresis < 1 else { throw ValidationError("--hysteresis takes a probability in [0, 1)") }
         if screenshot != nil, headless { throw ValidationError("--screenshot needs the window: drop --headless") }
     }
 }

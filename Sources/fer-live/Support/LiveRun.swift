@@ -47,7 +47,7 @@ struct LiveRun {
         }
 
         let pipeline = FramePipeline(source: source, classifier: classifier, locator: locator.locator, sinks: sinks, display: window, policy: policy,
-                                     pacing: pacing, smoothing: options.smoothing)
+                                     pacing: pacing, smoother: options.smoother)
         let stopper = SignalStopper { pipeline.stop() }
         defer { stopper.cancel() }
         var outcome: Result<FramePipeline.Summary, Error>?
