@@ -127,4 +127,45 @@ final class FaceCLITests: XCTestCase {
             }
         }
     }
+
+    /// A photo larger than a face crop is searched: one record per face with its box (two faces placed
+    /// off-center here), and a photo without a face gets no label.
+    func testClassifyFindsEachFaceInAPhotoAndNamesNoneWhenThereIsNone() throws {
+        let photo = frames.appendingPathComponent("frame0.png").path, empty = frames.appendingPathComponent("frame1.png").path
+        let run = try CLIRunner.run(["classify", "--json", "--model", model, photo, empty])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = try run.stdoutLines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let faces = lines.filter { $0["file"] as? String == photo }
+        XCTAssertEqual(faces.count, 2, run.stdout)
+        XCTAssertEqual(faces.compactMap { $0["faces"] as? Int }, [2, 2])
+        XCTAssertEqual(faces.compactMap { $0["face"] as? Int }, [0, 1])
+        for face in placed {
+            XCTAssert(faces.contains { box($0).map { $0.overlap(with: face) >= 0.3 } ?? false }, "\(face) not classified: \(run.stdout)")
+        }
+        let none = lines.filter { $0["file"] as? String == empty }
+        XCTAssertEqual(none.count, 1)
+        XCTAssertEqual(none.first?["faces"] as? Int, 0)
+        XCTAssert(none.first?["label"] is NSNull, "no made-up label")
+        let text = try CLIRunner.run(["classify", "--model", model, empty])
+        XCTAssertEqual(text.stdoutLines, ["\(empty): no face found"])
+        // The old way, on request: the center square, whatever is there.
+        let center = try CLIRunner.run(["classify", "--json", "--crop", "center", "--model", model, empty])
+        XCTAssertEqual(center.stdoutLines.count, 1)
+        XCTAssertNotNil((try JSONSerialization.jsonObject(with: Data(center.stdoutLines[0].utf8)) as? [String: Any])?["label"] as? String)
+    }
+
+    /// With the shipped model, each placed happy face (FER2013 test faces, off-center in a 640x480 photo)
+    /// is labelled happy, in either framing; the whole photo's center square, which holds no face, is not
+    /// what is classified.
+    func testClassifyLabelsOffCenterFacesWithTheShippedModel() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/\(DefaultModel.fileName)").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: shipped), "no shipped model: skipping")
+        for framing in ["box", "aligned"] {
+            let run = try CLIRunner.run(["classify", "--json", "--model", shipped, "--framing", framing, frames.appendingPathComponent("frame0.png").path])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let labels = run.stdoutLines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["label"] as? String }
+            XCTAssertEqual(labels, ["happy", "happy"], "\(framing): \(run.stdout)")
+        }
+    }
 }

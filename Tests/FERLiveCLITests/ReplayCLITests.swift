@@ -34,7 +34,7 @@ final class ReplayCLITests: XCTestCase {
     /// Batched, OpenBLAS's kernels for other matrix widths may round the last bit differently.
     func testReplayGivesWhatClassifyGives() throws {
         let files = (0..<12).map { frames.appendingPathComponent("frame\($0).png").path }
-        let classify = try CLIRunner.run(["classify", "--json", "--batch", "1", "--model", model] + files)
+        let classify = try CLIRunner.run(["classify", "--json", "--crop", "center", "--no-flip", "--batch", "1", "--model", model] + files)
         let direct = try classify.stdoutLines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         for batch in [1, 4] {
             let output = folder.appendingPathComponent("out\(batch).jsonl")
