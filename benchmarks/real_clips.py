@@ -54,7 +54,7 @@ def extract(video, folder):
 
 
 def fer_live_labels(binary, folder, flags, scratch):
-    """Frame index -> label of the largest face (None without a face)."""
+    """Frame index -> (label, probabilities) of the largest face ((None, None) without a face)."""
     out = os.path.join(scratch, "out.jsonl")
     command = [binary, "replay", folder, "--headless", "--as-fast-as-possible", "--output", out] + flags
     run = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -67,21 +67,25 @@ def fer_live_labels(binary, folder, flags, scratch):
             frame = record["frame"]
             area = record["box"][2] * record["box"][3] if record.get("box") else -1
             if frame not in best or area > best[frame][0]:
-                best[frame] = (area, record.get("label"))
-    return {frame: label for frame, (_, label) in best.items()}
+                best[frame] = (area, (record.get("label"), record.get("probabilities")))
+    return {frame: shown for frame, (_, shown) in best.items()}
 
 
-def score(labels_by_clip, segments, rates, counts):
-    """Per clip and in total: labelled frames, correct, frames with a face, switches, minutes, onsets."""
+def score(results_by_clip, segments, rates, counts):
+    """Per clip and in total: labelled frames, correct, the labelled class's mean probability, frames
+    with a face, switches, minutes, onsets."""
     results, total = {}, defaultdict(float)
     onsets_all = []
     for clip, count in counts.items():
-        shown = labels_by_clip.get(clip, {})
+        shown = {frame: label for frame, (label, _) in results_by_clip.get(clip, {}).items()}
+        probabilities = {frame: p for frame, (_, p) in results_by_clip.get(clip, {}).items()}
         labelled = correct = 0
+        probability = 0.0
         for first, last, label in segments.get(clip, []):
             for frame in range(first, min(last, count - 1) + 1):
                 labelled += 1
                 correct += shown.get(frame) == label
+                probability += (probabilities.get(frame) or {}).get(label, 0.0)
         with_face = sum(1 for frame in range(count) if shown.get(frame) is not None)
         switches, previous = 0, None
         for frame in range(count):
@@ -98,9 +102,9 @@ def score(labels_by_clip, segments, rates, counts):
                 onsets.append(((hit if hit is not None else last + 1) - first) / rates[clip])
             previous_label = label
         minutes = count / rates[clip] / 60
-        results[clip] = {"labelled": labelled, "correct": correct, "frames": count, "with_face": with_face,
+        results[clip] = {"labelled": labelled, "correct": correct, "probability": probability, "frames": count, "with_face": with_face,
                          "switches": switches, "minutes": minutes, "onsets": onsets}
-        for key in ("labelled", "correct", "frames", "with_face", "switches", "minutes"):
+        for key in ("labelled", "correct", "probability", "frames", "with_face", "switches", "minutes"):
             total[key] += results[clip][key]
         onsets_all += onsets
     total["onsets"] = onsets_all
@@ -119,6 +123,7 @@ def main():
                         help="a fer-live configuration to score, e.g. 'margin10=--margin 0.1' (repeatable)")
     parser.add_argument("--fer-python", help="Python of a virtual environment with the fer package")
     parser.add_argument("--json", help="write every number as JSON here")
+    parser.add_argument("--per-frame", help="write each system's per-frame label and probabilities as JSON here")
     args = parser.parse_args()
 
     segments = read_labels(args.labels)
@@ -131,11 +136,12 @@ def main():
         counts[clip] = len([f for f in os.listdir(folder) if f.endswith(".png")])
 
     variants = [v.split("=", 1) for v in args.variant] or [["fer-live", ""]]
-    systems = {}
+    systems, per_frame = {}, {}
     with tempfile.TemporaryDirectory() as scratch:
         for name, flags in variants:
             labels = {clip: fer_live_labels(args.fer_live, os.path.join(args.frames, clip), flags.split(), scratch) for clip in clips}
             systems[name] = score(labels, segments, rates, counts)
+            per_frame[name] = labels
         if args.fer_python:
             out = os.path.join(scratch, "fer.jsonl")
             timing = subprocess.run([args.fer_python, os.path.join(HERE, "real_clips_fer.py"), out]
@@ -145,8 +151,9 @@ def main():
             with open(out) as handle:
                 for line in handle:
                     record = json.loads(line)
-                    labels[record["clip"]][record["frame"]] = record["label"]
+                    labels[record["clip"]][record["frame"]] = (record["label"], record["probabilities"])
             systems["fer package"] = score(labels, segments, rates, counts)
+            per_frame["fer package"] = labels
             systems["fer package"]["total"]["ms_per_frame"] = json.loads(timing)["ms_per_frame"]
 
     print(f"machine: {cpu_name()}")
@@ -162,6 +169,7 @@ def main():
     print()
     print(f"{'':28}" + "".join(f"{n[:16]:>17}" for n in names))
     rows = [
+        ("mean p(labelled class)", lambda t: t["probability"] / t["labelled"], "{:>17.3f}"),
         ("switches per minute", lambda t: t["switches"] / t["minutes"], "{:>17.1f}"),
         ("median onset (s)", lambda t: sorted(t["onsets"])[len(t["onsets"]) // 2] if t["onsets"] else float("nan"), "{:>17.2f}"),
         ("frames with a face", lambda t: t["with_face"] / t["frames"], "{:>17.3f}"),
@@ -171,6 +179,9 @@ def main():
     no_face = "pyfeat-no_face"
     if no_face in clips:
         print(f"{'faces in ' + no_face:28}" + "".join(f"{systems[n][no_face]['with_face']:>17}" for n in names))
+    if args.per_frame:
+        with open(args.per_frame, "w") as handle:
+            json.dump({"rates": rates, "counts": counts, "systems": per_frame}, handle)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"machine": cpu_name(), "systems": systems}, handle, indent=1)

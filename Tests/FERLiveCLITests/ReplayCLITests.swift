@@ -38,7 +38,7 @@ final class ReplayCLITests: XCTestCase {
         let direct = try classify.stdoutLines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         for batch in [1, 4] {
             let output = folder.appendingPathComponent("out\(batch).jsonl")
-            let replay = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--as-fast-as-possible",
+            let replay = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--as-fast-as-possible", "--smoothing", "1", "--hysteresis", "0",
                                             "--batch", String(batch), "--output", output.path])
             XCTAssertEqual(replay.status, 0, replay.stderr)
             XCTAssert(replay.stderr.contains("end_to_end"), "no latency summary: \(replay.stderr)")
@@ -77,6 +77,14 @@ final class ReplayCLITests: XCTestCase {
         XCTAssert(rows[0].hasPrefix("frame,file,timestamp,faces,face,box_x"), String(rows[0]))
         XCTAssertEqual(Set(rows.map { $0.split(separator: ",", omittingEmptySubsequences: false).count }).count, 1, "every row as wide as the header")
         XCTAssert(try String(contentsOf: plot, encoding: .utf8).hasPrefix("<svg"))
+        // The shown label's changes: counted in the report and the summary, per minute of the stream
+        // (12 frames at 100 fps: 0.11 s between the first and the last).
+        let header = rows[0].split(separator: ",").map(String.init), labelColumn = try XCTUnwrap(header.firstIndex(of: "label"))
+        let labels = rows.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[labelColumn] }
+        let changes = zip(labels, labels.dropFirst()).filter { $0 != $1 }.count
+        XCTAssertEqual(object["label_switches"] as? Int, changes)
+        XCTAssertEqual(try XCTUnwrap(object["switches_per_minute"] as? Double), Double(changes) / 0.11 * 60, accuracy: 1e-6)
+        XCTAssert(result.stderr.contains("labels changed \(changes) times"), result.stderr)
     }
 
     func testSIGINTLeavesValidCompleteOutput() throws {

@@ -27,14 +27,16 @@ struct Detect: ParsableCommand {
     @Flag(help: "Also find each face's eyes: [x, y] of the left and right eye centers in the image, or none.")
     var eyes = false
 
-    @Option(help: ArgumentHelp("Save each face as the network sees it (48x48 gray, aligned on the eyes as camera and replay cut faces) to DIR/<image>-face<N>.png.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Save each face as the network sees it (48x48 gray, framed as --framing says, as camera, replay and classify frame faces) to DIR/<image>-face<N>.png.", valueName: "dir"))
     var crops: String?
+
+    @OptionGroup var framing: FramingOptions
 
     func run() throws {
         try reportingFailures {
             let detector = try detection.loadDetector()
-            let eyeFinder = eyes || crops != nil ? try detection.loadEyeFinder() : nil
-            let aligner = FaceAligner(framing: .aligned, eyeFinder: eyeFinder)
+            let eyeFinder = eyes ? try detection.loadEyeFinder() : nil
+            let aligner = framing.aligner(detection)
             if let crops {
                 do { try FileManager.default.createDirectory(atPath: crops, withIntermediateDirectories: true) } catch {
                     throw CommandFailure("\(crops): cannot create the folder")
@@ -56,8 +58,7 @@ struct Detect: ParsableCommand {
                 let milliseconds = (FramePipeline.monotonicSeconds() - start) * 1000
                 if let crops {
                     for (n, item) in found.enumerated() {
-                        try saveCrop(image, item.eyes.map(FaceAligner.crop(eyes:)) ?? aligner.crop(face: item.face.box, in: image).crop,
-                                     to: "\(crops)/\(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)-face\(n).png")
+                        try saveCrop(image, aligner.crop(face: item.face.box, in: image).crop, to: "\(crops)/\(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)-face\(n).png")
                     }
                 }
                 if json {
