@@ -66,9 +66,27 @@ final class CascadeFileTests: XCTestCase {
             ("node count", Self.cascadeXML(internalNodes: "0 -1 0"), "<cascade/stages/_[0]/weakClassifiers/_[0]/internalNodes>: 3 numbers"),
             ("feature index", Self.cascadeXML(internalNodes: "0 -1 5 0.1"), "feature 5 does not exist"),
             ("leaves", Self.cascadeXML(leafValues: "1."), "1 leaves for 1 splits"),
-            ("threshold", Self.cascadeXML(stageThreshold: "high"), "<cascade/stages/_[0]>: has no numeric <stageThreshold>"),
+            ("threshold", Self.cascadeXML(stageThreshold: "high"), "<cascade/stages/_[0]/stageThreshold>: 'high' is not a finite number"),
+            ("no threshold", Self.cascadeXML(stageThreshold: ""), "<cascade/stages/_[0]>: has no numeric <stageThreshold>"),
             ("rect outside", Self.cascadeXML(rects: "<_>0 0 30 24 -1.</_><_>12 0 12 24 2.</_>"), "<cascade/features/_[0]/rects/_[0]>: rectangle leaves"),
             ("tilted", Self.cascadeXML(tilted: "1"), "tilted (45 degree) Haar features are not supported"),
+            // Numbers that are not numbers, or not the kind of number the field holds: never a trap, a
+            // hang or a silently wrong detector.
+            ("nan threshold", Self.cascadeXML(stageThreshold: "nan"), "<cascade/stages/_[0]/stageThreshold>: 'nan' is not a finite number"),
+            ("infinite leaf", Self.cascadeXML(leafValues: "-1. inf"), "leafValues>: 'inf' is not a finite number"),
+            ("huge leaf", Self.cascadeXML(leafValues: "-1. 1e300"), "leafValues>: '1e300' is not a finite number"),
+            ("word in nodes", Self.cascadeXML(internalNodes: "0 -1 0 x"), "internalNodes>: 'x' is not a finite number"),
+            ("dropped token", Self.cascadeXML(internalNodes: "0 -1 0 0.1 7"), "internalNodes>: 5 numbers"),
+            ("huge child", Self.cascadeXML(internalNodes: "1e30 -1 0 0.1"), "child 1e+30 is not a 32-bit integer"),
+            ("int min child", Self.cascadeXML(internalNodes: "-9223372036854775808 -1 0 0.1"), "is not a 32-bit integer"),
+            ("fractional feature", Self.cascadeXML(internalNodes: "0 -1 0.5 0.1"), "feature 0.5 is not a 32-bit integer"),
+            ("self loop", Self.cascadeXML(internalNodes: "1 -1 0 0.1 1 -2 0 0.2", leafValues: "-1. 1. 0.5"),
+             "node 1's child 1 is not a later node or a leaf"),
+            ("cycle", Self.cascadeXML(internalNodes: "1 -1 0 0.1 2 -2 0 0.2 1 -3 0 0.3", leafValues: "-1. 1. 0.5 0.2"),
+             "node 2's child 1 is not a later node"),
+            ("nan weight", Self.cascadeXML(rects: "<_>0 0 24 24 nan</_><_>12 0 12 24 2.</_>"), "rects/_[0]>: 'nan' is not a finite number"),
+            ("huge rect", Self.cascadeXML(rects: "<_>0 0 1e20 24 -1.</_><_>12 0 12 24 2.</_>"), "rects/_[0]>: width 1e+20 is not a 32-bit integer"),
+            ("overflowing rect", Self.cascadeXML(rects: "<_>2147483647 0 2147483647 24 -1.</_><_>12 0 12 24 2.</_>"), "rectangle leaves"),
         ]
         for (name, text, expected) in cases {
             let path = try write(text, "\(name).xml")

@@ -77,8 +77,8 @@ public struct Cascade: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CascadeError(path: path, element: "", FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
-        let root: XMLElement
-        do { root = try XMLElement.parse(data) } catch { throw CascadeError(path: path, element: "", error.description) }
+        let root: XMLTreeElement
+        do { root = try XMLTreeElement.parse(data) } catch { throw CascadeError(path: path, element: "", error.description) }
         return try CascadeReader(path: path).read(root)
     }
 
@@ -104,13 +104,38 @@ private struct CascadeReader {
 
     func fail(_ element: String, _ detail: String) -> CascadeError { CascadeError(path: path, element: element, detail) }
 
-    func integer(_ parent: XMLElement, _ name: String, in context: String) throws(CascadeError) -> Int {
+    func integer(_ parent: XMLTreeElement, _ name: String, in context: String) throws(CascadeError) -> Int {
         guard let element = parent.child(name) else { throw fail(context, "has no <\(name)>") }
         guard let value = Int(element.trimmedText) else { throw fail("\(context)/\(name)", "'\(element.trimmedText)' is not an integer") }
         return value
     }
 
-    func read(_ root: XMLElement) throws(CascadeError) -> Cascade {
+    /// Every token of the element's text as a finite number; the first that is not is the error.
+    func numbers(_ element: XMLTreeElement, in context: String) throws(CascadeError) -> [Double] {
+        var values: [Double] = []
+        for token in element.tokens {
+            guard let value = Double(token), value.isFinite, abs(value) <= Double(Float.greatestFiniteMagnitude) else {
+                throw fail(context, "'\(token)' is not a finite number")
+            }
+            values.append(value)
+        }
+        return values
+    }
+
+    /// A number that must be a whole number of at most 32 bits (indices, pixel coordinates, LBP subsets).
+    func whole(_ value: Double, in context: String, _ what: String) throws(CascadeError) -> Int {
+        guard let integer = Int32(exactly: value) else { throw fail(context, "\(what) \(value) is not a 32-bit integer") }
+        return Int(integer)
+    }
+
+    /// A rectangle of four whole numbers (x, y, width, height); 32-bit values keep the sums exact.
+    func rectangle(_ numbers: ArraySlice<Double>, in context: String) throws(CascadeError) -> PixelRect {
+        let v = Array(numbers)
+        return PixelRect(x: try whole(v[0], in: context, "x"), y: try whole(v[1], in: context, "y"),
+                         width: try whole(v[2], in: context, "width"), height: try whole(v[3], in: context, "height"))
+    }
+
+    func read(_ root: XMLTreeElement) throws(CascadeError) -> Cascade {
         guard root.name == "opencv_storage", let top = root.children.first else {
             throw fail(root.name, "not an OpenCV cascade file (expected <opencv_storage> with a cascade inside)")
         }
@@ -138,16 +163,19 @@ private struct CascadeReader {
         let nodeWidth = featureType == .lbp ? 3 + 8 : 4
         for (s, stage) in stageList.children.enumerated() {
             let context = "\(name)/stages/_[\(s)]"
-            guard let threshold = stage.child("stageThreshold").flatMap({ Float($0.trimmedText) }) else {
+            guard let thresholdElement = stage.child("stageThreshold"),
+                  let threshold = try numbers(thresholdElement, in: "\(context)/stageThreshold").first.map(Float.init) else {
                 throw fail(context, "has no numeric <stageThreshold>")
             }
             guard let weak = stage.child("weakClassifiers"), !weak.children.isEmpty else { throw fail(context, "has no weak classifiers") }
             stages.append(Cascade.Stage(threshold: threshold - 1e-5, firstTree: trees.count, treeCount: weak.children.count))
             for (t, tree) in weak.children.enumerated() {
                 let treeContext = "\(context)/weakClassifiers/_[\(t)]"
-                guard let splits = tree.child("internalNodes")?.numbers, let leafValues = tree.child("leafValues")?.numbers else {
+                guard let splitElement = tree.child("internalNodes"), let leafElement = tree.child("leafValues") else {
                     throw fail(treeContext, "needs <internalNodes> and <leafValues>")
                 }
+                let splits = try numbers(splitElement, in: "\(treeContext)/internalNodes")
+                let leafValues = try numbers(leafElement, in: "\(treeContext)/leafValues")
                 guard !splits.isEmpty, splits.count % nodeWidth == 0 else {
                     throw fail("\(treeContext)/internalNodes", "\(splits.count) numbers, not a multiple of \(nodeWidth)")
                 }
@@ -158,15 +186,20 @@ private struct CascadeReader {
                 trees.append(Cascade.Tree(firstNode: nodes.count, nodeCount: nodeCount, firstLeaf: leaves.count))
                 for n in 0..<nodeCount {
                     let fields = Array(splits[(n * nodeWidth)..<((n + 1) * nodeWidth)])
-                    let left = Int(fields[0]), right = Int(fields[1]), feature = Int(fields[2])
-                    // A child is a node of this tree (1..<nodeCount) or a leaf (0 or negative).
-                    for child in [left, right] where child >= nodeCount || -child > nodeCount {
-                        throw fail("\(treeContext)/internalNodes", "child \(child) is outside the tree")
+                    let nodeContext = "\(treeContext)/internalNodes"
+                    let left = try whole(fields[0], in: nodeContext, "child"), right = try whole(fields[1], in: nodeContext, "child")
+                    let feature = try whole(fields[2], in: nodeContext, "feature")
+                    // A child is a later node of this tree (n+1..<nodeCount) or a leaf (0 or negative): a tree
+                    // walk always moves forward and ends, whatever the file says.
+                    for child in [left, right] where child >= nodeCount || -child > nodeCount || (child > 0 && child <= n) {
+                        throw fail(nodeContext, "node \(n)'s child \(child) is not a later node or a leaf of the tree")
                     }
                     guard feature >= 0, feature < features.count else {
-                        throw fail("\(treeContext)/internalNodes", "feature \(feature) does not exist (\(features.count) features)")
+                        throw fail(nodeContext, "feature \(feature) does not exist (\(features.count) features)")
                     }
-                    if featureType == .lbp { subsets += fields[3...].map { Int32(truncatingIfNeeded: Int64($0)) } }
+                    if featureType == .lbp {
+                        for word in fields[3...] { subsets.append(Int32(try whole(word, in: nodeContext, "category subset"))) }
+                    }
                     nodes.append(Cascade.Node(left: Int32(left), right: Int32(right), feature: Int32(feature),
                                               threshold: featureType == .haar ? Float(fields[3]) : 0))
                 }
@@ -184,15 +217,15 @@ private struct CascadeReader {
         var block: PixelRect?
     }
 
-    private func readFeatures(_ top: XMLElement, featureType: Cascade.FeatureType, width: Int, height: Int) throws(CascadeError) -> [Feature] {
+    private func readFeatures(_ top: XMLTreeElement, featureType: Cascade.FeatureType, width: Int, height: Int) throws(CascadeError) -> [Feature] {
         guard let list = top.child("features"), !list.children.isEmpty else { throw fail(top.name, "has no <features>") }
         var features: [Feature] = []
         for (f, element) in list.children.enumerated() {
             let context = "\(top.name)/features/_[\(f)]"
             if featureType == .lbp {
-                let numbers = element.child("rect")?.numbers ?? []
-                guard numbers.count == 4 else { throw fail("\(context)/rect", "needs x y width height") }
-                let block = PixelRect(x: Int(numbers[0]), y: Int(numbers[1]), width: Int(numbers[2]), height: Int(numbers[3]))
+                let values = try element.child("rect").map { (rect) throws(CascadeError) in try numbers(rect, in: "\(context)/rect") } ?? []
+                guard values.count == 4 else { throw fail("\(context)/rect", "needs x y width height") }
+                let block = try rectangle(values[0..<4], in: "\(context)/rect")
                 guard block.x >= 0, block.y >= 0, block.width > 0, block.height > 0,
                       block.x + 3 * block.width <= width, block.y + 3 * block.height <= height else {
                     throw fail("\(context)/rect", "3x3 blocks of \(block.width)x\(block.height) at (\(block.x), \(block.y)) leave the \(width)x\(height) window")
@@ -208,14 +241,14 @@ private struct CascadeReader {
             }
             var boxes: [PixelRect] = [], weights: [Float] = []
             for (r, rect) in rects.enumerated() {
-                let numbers = rect.numbers
-                guard numbers.count == 5 else { throw fail("\(context)/rects/_[\(r)]", "needs x y width height weight") }
-                let box = PixelRect(x: Int(numbers[0]), y: Int(numbers[1]), width: Int(numbers[2]), height: Int(numbers[3]))
+                let values = try numbers(rect, in: "\(context)/rects/_[\(r)]")
+                guard values.count == 5 else { throw fail("\(context)/rects/_[\(r)]", "needs x y width height weight") }
+                let box = try rectangle(values[0..<4], in: "\(context)/rects/_[\(r)]")
                 guard box.x >= 0, box.y >= 0, box.width >= 0, box.height >= 0, box.x + box.width <= width, box.y + box.height <= height else {
                     throw fail("\(context)/rects/_[\(r)]", "rectangle leaves the \(width)x\(height) window")
                 }
                 boxes.append(box)
-                weights.append(Float(numbers[4]))
+                weights.append(Float(values[4]))
             }
             while boxes.count < 3 {
                 boxes.append(PixelRect(x: 0, y: 0, width: 0, height: 0))

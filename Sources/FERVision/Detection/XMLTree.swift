@@ -4,18 +4,19 @@ import FoundationXML
 #endif
 
 /// A parsed XML element: name, text and children, in document order. Just enough of a DOM for the
-/// OpenCV cascade files, which nest elements and keep numbers in element text.
-final class XMLElement {
+/// OpenCV cascade files, which nest elements and keep numbers in element text. (Not Foundation's
+/// XMLElement, which FoundationXML also declares.)
+final class XMLTreeElement {
     let name: String
     var text = ""
-    var children: [XMLElement] = []
+    var children: [XMLTreeElement] = []
     init(name: String) { self.name = name }
 
     /// The first child called `name`.
-    func child(_ name: String) -> XMLElement? { children.first { $0.name == name } }
+    func child(_ name: String) -> XMLTreeElement? { children.first { $0.name == name } }
 
-    /// The whitespace-separated numbers in the element's text.
-    var numbers: [Double] { text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) } }
+    /// The whitespace-separated tokens of the element's text.
+    var tokens: [Substring] { text.split(whereSeparator: \.isWhitespace) }
     var trimmedText: String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
 
     /// Why a document could not be parsed.
@@ -24,7 +25,7 @@ final class XMLElement {
     }
 
     /// Parses a whole document; throws, with the line, when it is not well-formed.
-    static func parse(_ data: Data) throws(ParseError) -> XMLElement {
+    static func parse(_ data: Data) throws(ParseError) -> XMLTreeElement {
         let builder = Builder()
         let parser = XMLParser(data: data)
         parser.delegate = builder
@@ -39,12 +40,12 @@ final class XMLElement {
     }
 
     private final class Builder: NSObject, XMLParserDelegate {
-        var root: XMLElement?
-        var stack: [XMLElement] = []
+        var root: XMLTreeElement?
+        var stack: [XMLTreeElement] = []
 
         func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
                     attributes: [String: String] = [:]) {
-            let element = XMLElement(name: name)
+            let element = XMLTreeElement(name: name)
             if let parent = stack.last { parent.children.append(element) } else { root = element }
             stack.append(element)
         }
