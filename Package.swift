@@ -36,7 +36,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FERVisionTests",
-            dependencies: ["FERVision", "CV4L2", "CSDL2"],
+            dependencies: ["FERVision", "CV4L2", "CSDL2", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -46,18 +46,28 @@ public enum PyTorchCheckpoint {
             throw failure("no data.pkl inside: not a torch.save checkpoint")
         }
         let prefix = String(pickleEntry.path.dropLast("data.pkl".count))
-        func contents(_ entryPath: String) throws(ModelFileError) -> Data? {
+        /// An entry's bytes, refused past `limit`: by the size the archive states, and again while
+        /// inflating (a decompression bomb can state a small size and inflate to gigabytes).
+        func contents(_ entryPath: String, limit: Int) throws(ModelFileError) -> Data? {
             guard let entry = archive[entryPath] else { return nil }
+            guard entry.uncompressedSize <= UInt64(limit) else {
+                throw ModelFileError(.truncated, path: path, key: entryPath, "is \(entry.uncompressedSize) bytes, more than the \(limit) it may hold")
+            }
             var data = Data()
-            do { _ = try archive.extract(entry, skipCRC32: false) { data.append($0) } } catch {
+            do {
+                _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                    guard data.count + chunk.count <= limit else { throw Refusal(description: "inflates past \(limit) bytes") }
+                    data.append(chunk)
+                }
+            } catch {
                 throw ModelFileError(.truncated, path: path, key: entryPath, "cannot extract from the archive (\(describe(error)))")
             }
             return data
         }
-        if let order = try contents(prefix + "byteorder"), String(decoding: order, as: UTF8.self) != "little" {
+        if let order = try contents(prefix + "byteorder", limit: 16), String(decoding: order, as: UTF8.self) != "little" {
             throw failure("saved on a big-endian machine; only little-endian checkpoints are supported")
         }
-        guard let pickle = try contents(pickleEntry.path) else { throw failure("data.pkl cannot be read") }
+        guard let pickle = try contents(pickleEntry.path, limit: maximumPickleBytes) else { throw failure("data.pkl cannot be read") }
 
         let root: Unpickler.Value
         do {
@@ -95,7 +105,8 @@ public enum PyTorchCheckpoint {
             if stripPrefix { name.removeFirst("module.".count) }
             let storage = tensor.storage
             if storages[storage.key] == nil {
-                guard let bytes = try contents("\(prefix)data/\(storage.key)") else {
+                // The storage holds what its reference says (checked against overflow when it was read).
+                guard let bytes = try contents("\(prefix)data/\(storage.key)", limit: storage.count * storage.type.byteCount) else {
                     throw ModelFileError(.truncated, path: path, key: name, "storage '\(storage.key)' is missing from the archive")
                 }
                 storages[storage.key] = bytes
@@ -106,6 +117,11 @@ public enum PyTorchCheckpoint {
         }
         return (stateDict, notes)
     }
+
+    /// The largest data.pkl read: a state dict's pickle is a few kilobytes per tensor.
+    static let maximumPickleBytes = 64 << 20
+    /// The largest tensor storage read, in bytes (4 GiB: far above any ResNet9).
+    static let maximumStorageBytes = 4 << 30
 
     private static func isTensorDict(_ dict: Unpickler.DictBox) -> Bool {
         !dict.entries.isEmpty && dict.entries.allSatisfy { entry in
@@ -154,10 +170,20 @@ public enum PyTorchCheckpoint {
                 throw ModelFileError(.truncated, path: path, key: name,
                                      "storage '\(storage.key)' has \(bytes.count) bytes, \(storage.count * size) expected")
             }
-            let count = Tensor.elementCount(of: shape)
+            // Shapes and strides come from the file: every product and sum is checked, so a crafted
+            // view is an error, never an overflow trap.
+            guard let count = Tensor.checkedElementCount(of: shape) else {
+                throw ModelFileError(.offsetsOutOfRange, path: path, key: name, "shape \(shape) has more elements than can be counted")
+            }
             guard count > 0 else { return [] }
-            let last = offset + zip(shape, strides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
-            guard offset >= 0, strides.allSatisfy({ $0 >= 0 }), last < storage.count else {
+            var last: Int? = offset
+            for (extent, stride) in zip(shape, strides) {
+                last = last.flatMap { sum in
+                    let (step, overflow) = (extent - 1).multipliedReportingOverflow(by: stride)
+                    return overflow ? nil : sum.addingReportingOverflow(step).overflow ? nil : sum + step
+                }
+            }
+            guard let last, offset >= 0, strides.allSatisfy({ $0 >= 0 }), last < storage.count else {
                 throw ModelFileError(.offsetsOutOfRange, path: path, key: name,
                                      "view (offset \(offset), shape \(shape), strides \(strides)) reaches past its storage of \(storage.count) elements")
             }
@@ -199,6 +225,9 @@ public enum PyTorchCheckpoint {
         }
         guard let type = storageTypes[typeName] else {
             throw Refusal(description: "storage type \(typeName) is not supported (float32/64, float16, bfloat16 and int64 are)")
+        }
+        guard count <= maximumStorageBytes / type.byteCount else {
+            throw Refusal(description: "storage '\(key)' of \(count) elements is larger than \(maximumStorageBytes) bytes")
         }
         return .opaque(StorageReference(type: type, key: key, count: count))
     }

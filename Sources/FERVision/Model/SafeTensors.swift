@@ -71,15 +71,13 @@ public enum SafeTensors {
                 throw ModelFileError(.offsetsOutOfRange, path: path, key: name,
                                      "data_offsets [\(begin), \(end)] fall outside the \(dataLength) data bytes (truncated file?)")
             }
-            var elements = 1, overflow = false
-            for extent in shape {
-                let product = elements.multipliedReportingOverflow(by: extent)
-                (elements, overflow) = (product.partialValue, overflow || product.overflow)
+            let needed = Tensor.checkedElementCount(of: shape).flatMap { count in
+                let (bytes, overflow) = count.multipliedReportingOverflow(by: type.byteCount)
+                return overflow ? nil : bytes
             }
-            let needed = elements.multipliedReportingOverflow(by: type.byteCount)
-            guard !overflow, !needed.overflow, end - begin == needed.partialValue else {
+            guard let needed, end - begin == needed else {
                 throw ModelFileError(.offsetsOutOfRange, path: path, key: name,
-                                     "holds \(end - begin) bytes but shape \(shape) of \(dtypeName) needs \(overflow || needed.overflow ? "more than fits in memory" : String(needed.partialValue))")
+                                     "holds \(end - begin) bytes but shape \(shape) of \(dtypeName) needs \(needed.map(String.init) ?? "more than fits in memory")")
             }
             spans.append((name, type, shape, begin..<end))
         }

@@ -28,4 +28,17 @@ public struct Tensor: Equatable, Sendable {
 
     /// Number of elements a tensor of `shape` holds.
     public static func elementCount(of shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// The product of `shape`, or nil when an extent is negative or the product overflows: for shapes read
+    /// from files.
+    public static func checkedElementCount(of shape: [Int]) -> Int? {
+        var count = 1
+        for extent in shape {
+            guard extent >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            if overflow { return nil }
+            count = product
+        }
+        return count
+    }
 }
