@@ -17,8 +17,9 @@ public struct ImageError: Error, CustomStringConvertible, Equatable {
     public var description: String { "\(path): \(detail)" }
 }
 
-/// Decodes PNG (libpng), JPEG (libjpeg-turbo) and PGM/PPM (libjpeg-turbo's loader) into `ByteImage`s.
-/// The format comes from the file's first bytes, not its name.
+/// Decodes PNG (libpng), JPEG (libjpeg-turbo) and PGM/PPM (`PNMDecoder`) into `ByteImage`s.
+/// The format comes from the file's first bytes, not its name. An image larger than `maximumPixels` is
+/// refused from its header, before anything is allocated for it.
 ///
 /// Why these: libpng is the reference PNG implementation, and libjpeg-turbo is the JPEG decoder Pillow
 /// and torchvision use, so a JPEG decodes to exactly the pixels a PyTorch pipeline sees. Both report
@@ -27,6 +28,9 @@ public struct ImageError: Error, CustomStringConvertible, Equatable {
 public enum ImageDecoder {
     /// The formats recognized by their signature.
     public enum Format: String, Sendable { case png, jpeg, pnm }
+
+    /// The largest image decoded: 100 megapixels (a 12,000 x 8,000 photo fits), about 300 MB as RGB.
+    public static let maximumPixels = 100_000_000
 
     /// File name extensions (lowercase) of the formats we decode, for listing image folders.
     public static let fileExtensions: Set<String> = ["png", "jpg", "jpeg", "pgm", "ppm"]
@@ -42,13 +46,13 @@ public enum ImageDecoder {
         return try decode(data, path: path)
     }
 
-    /// Decodes image bytes; `path` names them in errors (PGM/PPM are read from `path` by libjpeg-turbo's loader).
+    /// Decodes image bytes; `path` names them in errors.
     public static func decode(_ data: Data, path: String) throws(ImageError) -> ByteImage {
         guard !data.isEmpty else { throw ImageError(.empty, path: path, "empty file") }
         switch format(of: data) {
         case .png: return try decodePNG(data, path: path)
         case .jpeg: return try decodeJPEG(data, path: path)
-        case .pnm: return try loadPNM(path: path)
+        case .pnm: return try PNMDecoder.decode([UInt8](data), path: path)
         case nil: throw ImageError(.unknownFormat, path: path, "not a PNG, JPEG, PGM or PPM image")
         }
     }
@@ -84,6 +88,10 @@ public enum ImageDecoder {
             | (hasAlpha ? png_uint_32(CImageCodecs_PNG_FORMAT_FLAG_ALPHA) : 0)
         let channels = isColor ? 3 : 1, stored = channels + (hasAlpha ? 1 : 0)
         let width = Int(image.width), height = Int(image.height)
+        if let refusal = sizeRefusal(width: width, height: height, path: path) {
+            png_image_free(&image)
+            throw refusal
+        }
         var samples = [UInt8](repeating: 0, count: width * height * stored)
         let finished = samples.withUnsafeMutableBytes {
             png_image_finish_read(&image, nil, $0.baseAddress, png_int_32(width * stored), nil)
@@ -114,6 +122,7 @@ public enum ImageDecoder {
             tjDecompressHeader3(handle, $0.bindMemory(to: UInt8.self).baseAddress, UInt($0.count), &width, &height, &subsampling, &colorspace)
         }
         guard header == 0, width > 0, height > 0 else { throw failure() }
+        if let refusal = sizeRefusal(width: Int(width), height: Int(height), path: path) { throw refusal }
         let isGray = colorspace == Int32(TJCS_GRAY.rawValue)
         let channels = isGray ? 1 : 3
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * channels)
@@ -129,20 +138,12 @@ public enum ImageDecoder {
         return ByteImage(width: Int(width), height: Int(height), channels: channels, pixels: pixels)
     }
 
-    private static func loadPNM(path: String) throws(ImageError) -> ByteImage {
-        var width: Int32 = 0, height: Int32 = 0, pixelFormat = Int32(TJPF_UNKNOWN.rawValue)
-        guard let buffer = tjLoadImage(path, &width, 1, &height, &pixelFormat, 0) else {
-            throw ImageError(.corrupt, path: path, "corrupt PGM/PPM (\(String(cString: tjGetErrorStr2(nil))))")
+    /// The error for an image whose header announces more than `maximumPixels`, else nil.
+    static func sizeRefusal(width: Int, height: Int, path: String) -> ImageError? {
+        guard width > 0, height > 0 else { return ImageError(.corrupt, path: path, "the header gives a size of \(width)x\(height)") }
+        guard width <= maximumPixels / height else {
+            return ImageError(.corrupt, path: path, "is \(width)x\(height) pixels, more than the \(maximumPixels / 1_000_000) megapixels fer-live decodes")
         }
-        defer { tjFree(buffer) }
-        let channels: Int
-        switch pixelFormat {
-        case Int32(TJPF_GRAY.rawValue): channels = 1
-        case Int32(TJPF_RGB.rawValue): channels = 3
-        default: throw ImageError(.corrupt, path: path, "unexpected PGM/PPM pixel format \(pixelFormat)")
-        }
-        let count = Int(width) * Int(height) * channels
-        return ByteImage(width: Int(width), height: Int(height), channels: channels,
-                         pixels: Array(UnsafeBufferPointer(start: buffer, count: count)))
+        return nil
     }
 }
