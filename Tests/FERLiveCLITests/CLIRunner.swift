@@ -5,6 +5,8 @@ import XCTest
 struct CLIRunner {
     struct Result {
         let status: Int32
+        /// Whether the process exited or was killed by a signal (a trap: status is then the signal).
+        let signaled: Bool
         let stdout: String
         let stderr: String
         var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
@@ -47,7 +49,7 @@ struct CLIRunner {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         finished.wait()
-        return Result(status: process.terminationStatus,
+        return Result(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
                       stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errors.data!, as: UTF8.self))
     }
 }

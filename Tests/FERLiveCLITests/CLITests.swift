@@ -117,4 +117,34 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssert(result.stderr.contains("--batch"), result.stderr)
     }
+
+    /// Values that once trapped (infinite, NaN, huge, negative) are refused by validation: one line, exit
+    /// code 64, never a signal.
+    func testOutOfRangeValuesAreRefusedNotTrapped() throws {
+        let image = CLIRunner.fixture("gray.png"), model = CLIRunner.fixture("narrow_resnet9.safetensors")
+        let cases: [[String]] = [
+            ["detect", "--scale-factor", "inf", image], ["detect", "--scale-factor", "nan", image], ["detect", "--min-face", "0", image],
+            ["detect", "--max-face", "-3", image], ["detect", "--min-neighbors", "99999999", image],
+            ["replay", "/tmp", "--fps", "inf"], ["replay", "/tmp", "--fps", "-30"], ["replay", "/tmp", "--batch", "4611686018427387904"],
+            ["replay", "/tmp", "--smoothing", "nan"], ["replay", "/tmp", "--hysteresis", "-1"], ["replay", "/tmp", "--margin", "inf"],
+            ["camera", "--fps", "inf"], ["camera", "--size", "99999999x480"], ["camera", "--timeout", "nan"],
+            ["classify", "--batch", "0", image], ["bench", "--iterations", "-1"], ["bench", "--batch", "4611686018427387904"],
+            ["evaluate", "--data", "/tmp", "--batch", "0"],
+            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--batch-size", "0"],
+            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--max-lr", "inf"],
+            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--dropout", "1"],
+            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--label-smoothing", "nan"],
+        ]
+        for arguments in cases {
+            let run = try CLIRunner.run(arguments)
+            XCTAssertFalse(run.signaled, "\(arguments): killed by signal \(run.status)")
+            XCTAssertNotEqual(run.status, 0, "\(arguments) was accepted")
+            XCTAssertEqual(run.status, 64, "\(arguments): \(run.stderr)")
+            XCTAssert(run.stderr.hasPrefix("Error: "), "\(arguments): \(run.stderr)")
+        }
+        // Checked when the model is loaded: one line, exit 1.
+        let mean = try CLIRunner.run(["classify", "--model", model, "--mean", "nan", image])
+        XCTAssertEqual(mean.status, 1)
+        XCTAssertEqual(mean.errorLines, ["fer-live: --mean: 'nan' is not a comma-separated list of numbers"])
+    }
 }

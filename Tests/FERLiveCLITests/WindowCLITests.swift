@@ -44,7 +44,7 @@ final class WindowCLITests: XCTestCase {
             XCTFail("fer-live did not run under xvfb-run (status \(run.status)): \(run.stderr)", file: file, line: line)
             return run
         }
-        return CLIRunner.Result(status: status, stdout: run.stdout, stderr: run.stderr)
+        return CLIRunner.Result(status: status, signaled: run.signaled, stdout: run.stdout, stderr: run.stderr)
     }
 
     /// Replays the frames in a loop in the window on a virtual display, runs `keys` (shell, with

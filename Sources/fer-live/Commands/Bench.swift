@@ -40,8 +40,8 @@ struct Bench: ParsableCommand {
     var training = false
 
     func validate() throws {
-        guard batch > 0, threads > 0, iterations > 0, warmup >= 0 else {
-            throw ValidationError("--batch, --threads and --iterations must be positive, --warmup not negative")
+        guard (1...4096).contains(batch), (1...256).contains(threads), (1...1_000_000).contains(iterations), (0...1_000_000).contains(warmup) else {
+            throw ValidationError("--batch takes 1...4096, --threads 1...256, --iterations 1...1000000 and --warmup 0...1000000")
         }
     }
 

@@ -39,13 +39,13 @@ struct Camera: ParsableCommand {
 
     func validate() throws {
         guard parsedSize != nil else { throw ValidationError("--size takes WIDTHxHEIGHT, such as 640x480") }
-        if let fps, !(fps > 0) { throw ValidationError("--fps must be positive") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let fps, !(fps > 0 && fps <= 1000) { throw ValidationError("--fps takes a rate in (0, 1000]") }
+        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout takes seconds in (0, 3600]") }
     }
 
     private var parsedSize: (width: Int, height: Int)? {
         let parts = size.lowercased().split(separator: "x")
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else { return nil }
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), (1...16384).contains(width), (1...16384).contains(height) else { return nil }
         return (width, height)
     }
 

@@ -54,7 +54,7 @@ struct Classify: ParsableCommand {
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be 1...4096") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
-        guard maxFaces > 0 else { throw ValidationError("--max-faces must be positive") }
+        guard (1...1000).contains(maxFaces) else { throw ValidationError("--max-faces takes 1...1000") }
     }
 
     /// One face to classify: where it is in which picture.

@@ -43,7 +43,7 @@ struct Evaluate: ParsableCommand {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
+        guard (1...4096).contains(batch), (1...256).contains(threads) else { throw ValidationError("--batch takes 1...4096 and --threads 1...256") }
     }
 
     func run() throws {

@@ -41,7 +41,8 @@ struct Replay: ParsableCommand {
     var loop = false
 
     func validate() throws {
-        guard fps > 0, batch > 0 else { throw ValidationError("--fps and --batch must be positive") }
+        guard fps > 0, fps <= 1000 else { throw ValidationError("--fps takes a rate in (0, 1000]") }
+        guard (1...1024).contains(batch) else { throw ValidationError("--batch takes 1...1024") }
     }
 
     func run() throws {

@@ -20,8 +20,11 @@ struct DetectionOptions: ParsableArguments {
     var maxFace: Int?
 
     func validate() throws {
-        guard scaleFactor > 1 else { throw ValidationError("--scale-factor must be above 1") }
-        guard minNeighbors >= 0, minFace > 0 else { throw ValidationError("--min-neighbors must be >= 0 and --min-face positive") }
+        guard scaleFactor > 1, scaleFactor <= 4 else { throw ValidationError("--scale-factor takes a factor in (1, 4]") }
+        guard (0...1000).contains(minNeighbors) else { throw ValidationError("--min-neighbors takes 0...1000") }
+        guard (1...100_000).contains(minFace), maxFace.map({ (1...100_000).contains($0) }) ?? true else {
+            throw ValidationError("--min-face and --max-face take sides of 1...100000 pixels")
+        }
     }
 
     var parameters: DetectionParameters {
@@ -71,7 +74,9 @@ struct FaceOptions: ParsableArguments {
     var maxFaces = 3
 
     func validate() throws {
-        guard searchWidth >= 0, maxFaces > 0 else { throw ValidationError("--search-width must be >= 0 and --max-faces positive") }
+        guard (0...100_000).contains(searchWidth), (1...100).contains(maxFaces) else {
+            throw ValidationError("--search-width takes 0...100000 and --max-faces 1...100")
+        }
     }
 
     /// Where a stream's faces come from: found and tracked faces (full searches on `threads` threads),

@@ -52,8 +52,8 @@ struct RunOptions: ParsableArguments {
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
-        guard threads > 0 else { throw ValidationError("--threads must be positive") }
-        guard frames > 0 else { throw ValidationError("--frames must be positive") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads takes 1...256") }
+        guard (1...1_000_000).contains(frames) else { throw ValidationError("--frames takes 1...1000000") }
         guard smoothing > 0, smoothing <= 1 else { throw ValidationError("--smoothing takes a weight in (0, 1]") }
         guard hysteresis >= 0, hysteresis < 1 else { throw ValidationError("--hysteresis takes a probability in [0, 1)") }
         if screenshot != nil, headless { throw ValidationError("--screenshot needs the window: drop --headless") }
