@@ -170,4 +170,16 @@ final class TrainingOptionTests: XCTestCase {
         configuration.subset = 0
         XCTAssertEqual(Trainer.trainingIndices(configuration, count: 5), [0, 1, 2, 3, 4])
     }
+
+    /// A block wider than the Winograd buffers' usual 8M floats hold for one image (1024 channels at
+    /// 48x48: 9.4M) gets buffers sized from its shape: a finite step, not a write past the buffers.
+    func testWideNetworksGetBuffersSizedFromTheirShapes() {
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: 3, widths: [2, 1024, 4, 4])
+        let network = TrainableResNet9(stateDict: .initialized(architecture, seed: 1), architecture: architecture)
+        var random = SplitMix64(seed: 6)
+        let inputs = Tensor(shape: [1, 1, 48, 48], scalars: (0..<48 * 48).map { _ in random.uniform(-1, 1) })
+        let loss = network.step(inputs: inputs, labels: [2])
+        XCTAssert(loss.isFinite && network.gradients.allSatisfy(\.isFinite))
+    }
 }
+

@@ -53,8 +53,11 @@ func winogradComponentStride(channels: Int, columns: Int) -> Int { channels * co
 
 /// Images per chunk (at least 1, at most `images`) whose 16-component stream of `channels` channels fits
 /// `capacity` floats.
+/// - Precondition: one image fits (callers size their buffers from the shapes).
 func winogradImagesFitting(capacity: Int, channels: Int, tiles: Int, images: Int) -> Int {
-    max(1, min(images, (capacity / 16 - 16) / (channels * tiles)))
+    let fitting = (capacity / 16 - 16) / (channels * tiles)
+    precondition(fitting >= 1, "a Winograd buffer of \(capacity) floats cannot hold one image of \(channels) channels x \(tiles) tiles")
+    return min(images, fitting)
 }
 
 /// Tiles per vector in the transforms: four, so that a transform's 16 values stay in registers on

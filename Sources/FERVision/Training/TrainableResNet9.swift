@@ -333,8 +333,12 @@ public final class TrainableResNet9 {
     // MARK: convolution, Winograd F(2x2, 3x3) in chunks of images
 
     /// Floats per Winograd buffer (transformed inputs, GEMM products and their gradients): whole images per
-    /// chunk, as many as fit (at least one).
-    private static let chunkBudget = 8 << 20
+    /// chunk, as many as fit in 8M floats, or one image where a wide network needs more for one.
+    private static func chunkBudget(_ block: ResNet9Architecture.Block, side: Int) -> Int {
+        let oneImage = 16 * winogradComponentStride(channels: max(block.inChannels, block.outChannels),
+                                                    columns: winogradTileCount(height: side, width: side))
+        return max(8 << 20, oneImage)
+    }
     /// Buffers kept between steps: fresh multi-megabyte buffers every layer of every step cost more in
     /// page faults than the work they hold.
     private let transformed = ScratchBuffer(), products = ScratchBuffer(), transformedGradient = ScratchBuffer()
@@ -359,7 +363,7 @@ public final class TrainableResNet9 {
     /// The chunks of a batch of `n` images at side `s`, as many images each as fit the buffers.
     private func forEachChunk(_ block: ResNet9Architecture.Block, images n: Int, side s: Int, _ body: (Chunk) -> Void) {
         let tiles = winogradTileCount(height: s, width: s)
-        let size = winogradImagesFitting(capacity: Self.chunkBudget, channels: max(block.inChannels, block.outChannels),
+        let size = winogradImagesFitting(capacity: Self.chunkBudget(block, side: s), channels: max(block.inChannels, block.outChannels),
                                          tiles: tiles, images: n)
         for first in stride(from: 0, to: n, by: size) {
             let count = min(size, n - first), columns = count * tiles
@@ -384,7 +388,8 @@ public final class TrainableResNet9 {
                                     output: inout [Float], workers: Int) {
         let inChannels = block.inChannels, outChannels = block.outChannels, pairs = inChannels * outChannels
         let u = filters[b].reserve(16 * pairs)
-        let v = transformed.reserve(Self.chunkBudget), m = products.reserve(Self.chunkBudget)
+        let budget = Self.chunkBudget(block, side: s)
+        let v = transformed.reserve(budget), m = products.reserve(budget)
         let scratch = tileScratch(workers: workers, side: s)
         let weight = range(of: "\(block.name).0.weight"), bias = range(of: "\(block.name).0.bias")
         parameters.withUnsafeBufferPointer { p in
@@ -424,8 +429,9 @@ public final class TrainableResNet9 {
                                      images n: Int, side s: Int, needsInputGradient: Bool, workers: Int) -> [Float] {
         let inChannels = block.inChannels, outChannels = block.outChannels, pairs = inChannels * outChannels
         let u = filters[b].reserve(16 * pairs), du = filterGradient.reserve(16 * pairs)
-        let v = transformed.reserve(Self.chunkBudget), dm = products.reserve(Self.chunkBudget)
-        let dv = needsInputGradient ? transformedGradient.reserve(Self.chunkBudget) : v
+        let budget = Self.chunkBudget(block, side: s)
+        let v = transformed.reserve(budget), dm = products.reserve(budget)
+        let dv = needsInputGradient ? transformedGradient.reserve(budget) : v
         let scratch = tileScratch(workers: workers, side: s)
         du.update(repeating: 0, count: 16 * pairs)
         var dx: [Float] = []
