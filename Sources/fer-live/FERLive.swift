@@ -16,4 +16,15 @@ struct FERLive: ParsableCommand {
             """,
         subcommands: [Camera.self, Replay.self, Devices.self, Classify.self, Detect.self, Train.self, Evaluate.self, Calibrate.self, Bench.self, Import.self]
     )
+
+    /// Signals are handled from the first moment, so a stream's start-up can be interrupted cleanly.
+    static func main() {
+        SignalStopper.shared.install()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

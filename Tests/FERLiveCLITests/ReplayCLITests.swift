@@ -107,6 +107,57 @@ final class ReplayCLITests: XCTestCase {
         XCTAssert(stderr.contains("stopped \(records.count) frames"), stderr)
     }
 
+    /// A SIGTERM at any moment of start-up never leaves a half-made file: either the process ended before
+    /// it created any output (the usual status, 143, or the signal itself in its first milliseconds), or
+    /// the run stopped cleanly: exit 0 with a complete latency report and whole output lines.
+    func testSIGTERMDuringStartUpNeverLeavesHalfMadeFiles() throws {
+        var clean = 0
+        for delay in [0.005, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5] {
+            let report = folder.appendingPathComponent("latency-\(delay).json"), output = folder.appendingPathComponent("out-\(delay).jsonl")
+            let process = Process()
+            process.executableURL = CLIRunner.binary
+            process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200",
+                                 "--output", output.path, "--latency-report", report.path]
+            process.standardError = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            process.terminate()   // SIGTERM
+            process.waitUntilExit()
+            let made = FileManager.default.fileExists(atPath: report.path) || FileManager.default.fileExists(atPath: output.path)
+            guard made else {
+                XCTAssert(process.terminationReason == .uncaughtSignal || process.terminationStatus == 143, "after \(delay) s")
+                continue
+            }
+            clean += 1
+            XCTAssertEqual(process.terminationReason, .exit, "after \(delay) s")
+            XCTAssertEqual(process.terminationStatus, 0, "after \(delay) s")
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any]
+            XCTAssertNotNil(object?["end_to_end"], "latency report after \(delay) s")
+            _ = try lines(output)
+        }
+        XCTAssertGreaterThan(clean, 0, "some signal arrived after the outputs were opened")
+    }
+
+    /// Ctrl-C twice: the second exits at once (130) if the clean stop has not finished; either way every
+    /// line written is whole.
+    func testSecondSIGINTExitsAtOnce() throws {
+        let output = folder.appendingPathComponent("twice.jsonl")
+        let process = Process()
+        process.executableURL = CLIRunner.binary
+        process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200", "--output", output.path]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 1)
+        process.interrupt()
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssert([0, 130].contains(process.terminationStatus), "\(process.terminationStatus)")
+        XCTAssertGreaterThan(try lines(output).count, 0)
+    }
+
     func testRecordingReplaysTheSameWay() throws {
         let recording = folder.appendingPathComponent("recording"), first = folder.appendingPathComponent("a.jsonl")
         let second = folder.appendingPathComponent("b.jsonl")

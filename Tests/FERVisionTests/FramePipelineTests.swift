@@ -82,6 +82,32 @@ final class FramePipelineTests: XCTestCase {
         XCTAssertLessThan(worst, 0.2, "latency grew to \(worst) s: frames queued in front of the detector")
     }
 
+    /// A sink that takes `delay` seconds per frame: a slow display or disk.
+    final class SlowSink: FrameSink {
+        let delay: Double
+        var results: [FrameResult] = []
+        init(delay: Double) { self.delay = delay }
+        func deliver(_ result: FrameResult) throws {
+            usleep(UInt32(delay * 1e6))
+            results.append(result)
+        }
+        func finish() throws {}
+    }
+
+    /// Live, a sink slower than the camera costs frames (counted), never a queue: 100 frames at 200 fps
+    /// into a sink that takes 40 ms each would queue 4 s of frames; at most one may wait.
+    func testLatestOnlyNeverQueuesInFrontOfASlowSink() throws {
+        let classifier = classifier(), sink = SlowSink(delay: 0.04)
+        let pipeline = FramePipeline(source: SyntheticSource(count: 100, interval: 0.005), classifier: classifier, sinks: [sink],
+                                     policy: .latestOnly, pacing: .realTime)
+        let summary = try pipeline.run()
+        XCTAssertGreaterThan(summary.latency.dropped, 50, "a slow sink must cost frames")
+        XCTAssertEqual(sink.results.count + summary.latency.dropped, 100, "every frame is delivered or counted as dropped")
+        XCTAssertEqual(sink.results.map(\.frame.sequence), sink.results.map(\.frame.sequence).sorted())
+        let worst = sink.results.map { $0.times.delivered - $0.times.captured }.max()!
+        XCTAssertLessThan(worst, 0.25, "latency grew to \(worst) s: frames queued in front of the sink")
+    }
+
     func testLosslessDeliversEveryFrameInOrder() throws {
         let classifier = classifier(), sink = CollectingSink()
         let pipeline = FramePipeline(source: SyntheticSource(count: 60, interval: 0.005), classifier: classifier, sinks: [sink],

@@ -51,8 +51,9 @@ public protocol FrameSink: AnyObject {
 /// classified in one batched pass.
 ///
 /// Two policies: `lossless` (replay) delivers every frame in order, letting inference batch frames that
-/// queue up, and holds capture back when too many are in flight; `latestOnly` (live) never queues: when
-/// inference is busy the newest frame replaces the waiting one and the drop is counted.
+/// queue up, and holds capture back when too many are in flight; `latestOnly` (live) never queues: at
+/// each stage (detection, inference, and the sinks with the window) at most one frame waits, a newer frame
+/// replaces it, and the drop is counted. A slow display or disk thus costs frames, never memory.
 public final class FramePipeline {
     public enum Policy: Sendable, Equatable {
         case lossless(batch: Int)
@@ -100,6 +101,9 @@ public final class FramePipeline {
     /// Live: the newest captured frame not yet taken by face detection, and whether a drain is scheduled.
     private var waitingForPreprocess: (Frame, FrameTimes)?
     private var preprocessScheduled = false
+    /// Live: the newest classified frame not yet taken by the sinks, and whether a drain is scheduled.
+    private var waitingForSinks: (item: PendingFrame, predictions: [EmotionPrediction], inferred: Double)?
+    private var sinksScheduled = false
     private var stopRequested = false
     private var isPaused = false
     private var sinkError: Error?
@@ -278,22 +282,63 @@ public final class FramePipeline {
         let predictions = inputs.isEmpty ? []
             : predict(Tensor(shape: [inputs.count, preprocessor.channels, size, size], scalars: inputs.flatMap { $0 }))
         let inferred = clock()
+        var next = 0
+        let perFrame = batch.map { item in
+            defer { next += item.faces.count }
+            return Array(predictions[next..<next + item.faces.count])
+        }
+        if policy == .latestOnly {
+            // One frame per pass (batch 1): it waits for the sinks in a single slot.
+            handOverToSinks(batch[0], perFrame[0], inferred: inferred, slots: slots)
+            return
+        }
         sinkQueue.async { [self] in
-            var next = 0
-            for item in batch {
-                smoother.nextFrame()
-                var times = item.times
-                times.inferred = inferred
-                let faces = item.faces.map { face -> FaceResult in
-                    defer { next += 1 }
-                    return FaceResult(index: face.index, box: face.box, crop: face.crop, eyes: face.eyes,
-                                      prediction: smoother.smooth(predictions[next], face: face.index))
-                }
-                deliver(FrameResult(frame: item.frame, faces: faces, times: times))
+            for (item, predictions) in zip(batch, perFrame) {
+                finish(item, predictions, inferred: inferred)
                 slots.signal()
                 group.leave()
             }
         }
+    }
+
+    /// Live: the classified frame waits for the sinks in a single slot; a newer one replaces it (counted
+    /// as dropped), so a display or disk slower than the camera never builds a queue.
+    private func handOverToSinks(_ item: PendingFrame, _ predictions: [EmotionPrediction], inferred: Double, slots: DispatchSemaphore) {
+        lock.lock()
+        let replaced = waitingForSinks != nil
+        waitingForSinks = (item, predictions, inferred)
+        let schedule = !sinksScheduled
+        sinksScheduled = true
+        lock.unlock()
+        if replaced { sinkQueue.async { [self] in latency.dropped += 1; group.leave() } }
+        slots.signal()
+        guard schedule else { return }
+        sinkQueue.async { [self] in
+            while true {
+                lock.lock()
+                guard let (item, predictions, inferred) = waitingForSinks else {
+                    sinksScheduled = false
+                    lock.unlock()
+                    return
+                }
+                waitingForSinks = nil
+                lock.unlock()
+                finish(item, predictions, inferred: inferred)
+                group.leave()
+            }
+        }
+    }
+
+    /// On the sink queue: steadies each face's label and delivers the frame.
+    private func finish(_ item: PendingFrame, _ predictions: [EmotionPrediction], inferred: Double) {
+        smoother.nextFrame()
+        var times = item.times
+        times.inferred = inferred
+        let faces = zip(item.faces, predictions).map { face, prediction in
+            FaceResult(index: face.index, box: face.box, crop: face.crop, eyes: face.eyes,
+                       prediction: smoother.smooth(prediction, face: face.index))
+        }
+        deliver(FrameResult(frame: item.frame, faces: faces, times: times))
     }
 
     private func deliver(_ result: FrameResult) {

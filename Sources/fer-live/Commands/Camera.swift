@@ -50,6 +50,7 @@ struct Camera: ParsableCommand {
     }
 
     func run() throws {
+        SignalStopper.shared.holdUntilStopIsSet()   // a Ctrl-C from here on stops the run cleanly
         try reportingFailures {
             let (width, height) = parsedSize!
             let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)

@@ -46,6 +46,7 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
+        SignalStopper.shared.holdUntilStopIsSet()   // a Ctrl-C from here on stops the run cleanly
         try reportingFailures {
             let source = try FrameDirectorySource(directory: directory, loops: loop, fps: fps)
             let first = try? ImageDecoder.decode(contentsOf: "\(directory)/\(source.files[0])")

@@ -19,6 +19,7 @@ struct LiveRun {
 
     func run() throws {
         BLAS.setThreadCount(options.threads)
+        let stopper = SignalStopper.shared
         // Every output is opened before the first frame, so a bad path fails now, not after an hour.
         var sinks: [FrameSink] = []
         if let output = options.output { sinks.append(try ResultWriter(path: output, classNames: classifier.classNames)) }
@@ -48,8 +49,7 @@ struct LiveRun {
 
         let pipeline = FramePipeline(source: source, classifier: classifier, locator: locator.locator, sinks: sinks, display: window, policy: policy,
                                      pacing: pacing, smoother: options.smoother)
-        let stopper = SignalStopper { pipeline.stop() }
-        defer { stopper.cancel() }
+        stopper.stop = { pipeline.stop() }
         var outcome: Result<FramePipeline.Summary, Error>?
         if let window {
             let controls = WindowControls(
@@ -83,23 +83,60 @@ struct LiveRun {
     }
 }
 
-/// Turns SIGINT and SIGTERM into a call of `stop` (on a Dispatch queue, not in signal context), so a
-/// run ends cleanly with its outputs flushed.
-final class SignalStopper {
-    private let sources: [DispatchSourceSignal]
+/// SIGINT and SIGTERM for the whole process, handled on a Dispatch queue (not in signal context).
+///
+/// Installed first thing in `main`. By default a signal ends the process at once with the usual status
+/// (128 + the signal), as without a handler. A streaming command calls `holdUntilStopIsSet()` before it
+/// loads or opens anything: a signal during its start-up is then remembered, and `stop` runs when the
+/// run sets it, so the run ends cleanly with every output complete. A second signal means the clean stop
+/// is not coming: fer-live exits at once (every output line is written whole as it goes, so what was
+/// written stays valid).
+final class SignalStopper: @unchecked Sendable {
+    static let shared = SignalStopper()
 
-    init(_ stop: @escaping () -> Void) {
+    // Guarded by `lock`: set from the main thread, read from the signal queue.
+    private let lock = NSLock()
+    private var action: (() -> Void)?
+    private var holding = false
+    private var signals = 0
+    private var sources: [DispatchSourceSignal] = []
+
+    /// Takes SIGINT and SIGTERM over; call once, early.
+    func install() {
         sources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: stop)
+            source.setEventHandler { [unowned self] in received(number) }
             source.resume()
             return source
         }
     }
 
-    func cancel() {
-        sources.forEach { $0.cancel() }
-        [SIGINT, SIGTERM].forEach { signal($0, SIG_DFL) }
+    /// From now on a signal is kept for `stop` instead of ending the process.
+    func holdUntilStopIsSet() { lock.withLock { holding = true } }
+
+    /// What a signal does; a signal that came before runs it now.
+    var stop: (() -> Void)? {
+        get { lock.withLock { action } }
+        set {
+            lock.lock()
+            action = newValue
+            let pending = signals > 0
+            lock.unlock()
+            if pending { newValue?() }
+        }
+    }
+
+    private func received(_ number: Int32) {
+        lock.lock()
+        signals += 1
+        let count = signals, action = self.action, holding = self.holding
+        lock.unlock()
+        if !holding { exit(128 + number) }
+        if count >= 2 {
+            FileHandle.standardError.write(Data("fer-live: interrupted again: exiting now\n".utf8))
+            exit(128 + number)
+        }
+        action?()
     }
 }
