@@ -81,6 +81,21 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(resumed.history.epochs.map(\.logLine), straight.history.epochs.map(\.logLine), "only timings may differ")
     }
 
+    /// A checkpoint whose stored settings could not train (here batch size 0, which divides by zero) is
+    /// refused when resumed, naming the setting, as the command line would refuse it.
+    func testResumedSettingsAreValidated() throws {
+        let train = try ImageFolder.load(folder.appendingPathComponent("train").path)
+        let checkpoint = folder.appendingPathComponent("checkpoint.safetensors").path
+        try Trainer(configuration: configuration, trainingSet: train).saveCheckpoint(to: checkpoint)
+        let (tensors, stored) = try SafeTensors.decode(try Data(contentsOf: URL(fileURLWithPath: checkpoint)), path: checkpoint)
+        var metadata = try XCTUnwrap(stored)
+        metadata["configuration"] = try XCTUnwrap(metadata["configuration"]).replacingOccurrences(of: "\"batchSize\":16", with: "\"batchSize\":0")
+        try SafeTensors.encode(tensors, metadata: metadata).write(to: URL(fileURLWithPath: checkpoint))
+        XCTAssertThrowsError(try Trainer(resumingFrom: checkpoint, trainingSet: train)) { error in
+            XCTAssert("\(error)".contains("checkpoint settings are invalid: batch size must be 1...4096 (0)"), "\(error)")
+        }
+    }
+
     func testBadDatasetsAreClearErrors() throws {
         XCTAssertThrowsError(try ImageFolder.load(folder.appendingPathComponent("missing").path)) { error in
             XCTAssert("\(error)".contains("no such folder"), "\(error)")
