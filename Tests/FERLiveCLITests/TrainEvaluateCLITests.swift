@@ -1,3 +1,4 @@
+import FERVision
 import Foundation
 import XCTest
 
@@ -45,7 +46,15 @@ final class TrainEvaluateCLITests: XCTestCase {
                                             "--json", "--confusion", folder.appendingPathComponent("confusion.csv").path])
         XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(evaluation.stdout.utf8)) as? [String: Any])
-        for key in ["accuracy", "macro_f1", "per_class", "confusion"] { XCTAssertNotNil(report[key], key) }
+        for key in ["accuracy", "macro_f1", "per_class", "confusion", "ece", "nll", "ece_uncalibrated", "nll_uncalibrated"] {
+            XCTAssertNotNil(report[key], key)
+        }
+        // The finished model was calibrated on val: its temperatures are stored, and lower the val NLL.
+        XCTAssertEqual(result.stdoutLines.filter { $0.contains("temperature") }.count, 2, result.stdout)
+        let stored = try ModelLoader.load(path: model).metadata
+        XCTAssertNotEqual(stored.temperature, 1)
+        XCTAssertEqual(report["temperature"] as? Double ?? 0, Double(stored.flipTemperature), accuracy: 1e-6)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(report["nll"] as? Double), try XCTUnwrap(report["nll_uncalibrated"] as? Double) + 1e-9)
         let perClass = try XCTUnwrap(report["per_class"] as? [String: [String: Any]])
         XCTAssertEqual(Set(perClass.keys), ["angry", "happy"], "the model knows the classes by name")
         XCTAssertEqual((perClass["angry"]?["support"] as? Int), 9)

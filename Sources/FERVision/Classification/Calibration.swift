@@ -41,6 +41,32 @@ public enum Calibration {
     }
 }
 
+extension LoadedModel {
+    /// One fitted temperature: for plain inference or flip averaging, with the NLL before and after.
+    public struct TemperatureFit: Sendable {
+        public let flipAveraging: Bool
+        public let temperature: Float
+        public let nllBefore: Double, nllAfter: Double
+    }
+
+    /// The model with both temperatures (plain, and flip averaging) fitted on `images`, whose labels are
+    /// `labels` in the model's class indices; and what was fitted.
+    public func calibrated(on images: ImageFolder, labels: [Int]) -> (model: LoadedModel, fits: [TemperatureFit]) {
+        var metadata = self.metadata
+        let classes = metadata.classNames.count
+        let fits = [false, true].map { flip -> TemperatureFit in
+            let logits = EmotionClassifier(model: self, flipAveraging: flip).logits(images)
+            let temperature = Calibration.fitTemperature(logits: logits, labels: labels, classes: classes)
+            if flip { metadata.flipTemperature = temperature } else { metadata.temperature = temperature }
+            return TemperatureFit(flipAveraging: flip, temperature: temperature,
+                                  nllBefore: Calibration.negativeLogLikelihood(logits: logits, labels: labels, classes: classes, temperature: 1),
+                                  nllAfter: Calibration.negativeLogLikelihood(logits: logits, labels: labels, classes: classes,
+                                                                              temperature: Double(temperature)))
+        }
+        return (LoadedModel(stateDict: stateDict, architecture: architecture, metadata: metadata, notes: notes), fits)
+    }
+}
+
 /// How well confidences match accuracy: expected calibration error over equal-width bins of the top
 /// class's confidence, the negative log-likelihood, and a reliability diagram.
 public struct ReliabilityReport: Sendable, Equatable {

@@ -19,6 +19,13 @@ public struct LoadedModel: Sendable {
         self.notes = notes
     }
 
+    /// The same model with one more provenance entry.
+    public func withProvenance(_ key: String, _ value: String) -> LoadedModel {
+        var metadata = self.metadata
+        metadata.provenance[key] = value
+        return LoadedModel(stateDict: stateDict, architecture: architecture, metadata: metadata, notes: notes)
+    }
+
     /// The inference network for these weights.
     public func makeNetwork() -> ResNet9 {
         ResNet9(stateDict: stateDict, architecture: architecture, inputSize: metadata.inputSize)

@@ -37,21 +37,19 @@ struct Calibrate: ParsableCommand {
             let model = try modelOptions.load()
             guard let path = out ?? modelOptions.resolvedPath else { throw CommandFailure(ModelOptions.noModelMessage) }
             let dataset = try LabelledSplit(path: data, classNames: model.metadata.classNames, threads: threads)
-            var metadata = model.metadata
-            for flip in [false, true] {
-                let logits = EmotionClassifier(model: model, flipAveraging: flip).logits(dataset.images)
-                let before = Calibration.negativeLogLikelihood(logits: logits, labels: dataset.labels, classes: metadata.classNames.count, temperature: 1)
-                let temperature = Calibration.fitTemperature(logits: logits, labels: dataset.labels, classes: metadata.classNames.count)
-                let after = Calibration.negativeLogLikelihood(logits: logits, labels: dataset.labels, classes: metadata.classNames.count,
-                                                              temperature: Double(temperature))
-                print(String(format: "%@: temperature %.4f (NLL %.4f -> %.4f on %d images)", flip ? "with flip averaging" : "plain",
-                             temperature, before, after, dataset.labels.count))
-                if flip { metadata.flipTemperature = temperature } else { metadata.temperature = temperature }
-            }
-            metadata.provenance["calibrated_on"] = URL(fileURLWithPath: data).standardized.pathComponents.suffix(2).joined(separator: "/")
-            try ModelLoader.save(LoadedModel(stateDict: model.stateDict, architecture: model.architecture, metadata: metadata), to: path)
+            var (calibrated, fits) = model.calibrated(on: dataset.images, labels: dataset.labels)
+            for fit in fits { print(Self.describe(fit, images: dataset.labels.count)) }
+            calibrated = calibrated.withProvenance("calibrated_on", URL(fileURLWithPath: data).standardized.pathComponents.suffix(2).joined(separator: "/"))
+            try ModelLoader.save(calibrated, to: path)
             print("wrote \(path)")
         }
+    }
+}
+
+extension Calibrate {
+    static func describe(_ fit: LoadedModel.TemperatureFit, images: Int) -> String {
+        String(format: "%@: temperature %.4f (NLL %.4f -> %.4f on %d images)", fit.flipAveraging ? "with flip averaging" : "plain",
+               fit.temperature, fit.nllBefore, fit.nllAfter, images)
     }
 }
 

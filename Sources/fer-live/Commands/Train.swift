@@ -174,7 +174,14 @@ struct Train: ParsableCommand {
                     "val_accuracy": String(format: "%.4f", record.validationAccuracy),
                     "settings": describe(configuration),
                 ]
-                try ModelLoader.save(trainer.model(provenance: provenance), to: out)
+                var model = trainer.model(provenance: provenance)
+                if trainer.completedEpochs == configuration.epochs {
+                    // The finished model's confidences are calibrated on val, as `fer-live calibrate` does.
+                    let (calibrated, fits) = model.calibrated(on: validationSet, labels: validationSet.labels)
+                    for fit in fits { print(Calibrate.describe(fit, images: validationSet.count)) }
+                    model = calibrated.withProvenance("calibrated_on", "val")
+                }
+                try ModelLoader.save(model, to: out)
             }
             print("done: \(configuration.epochs) epochs; model \(out); checkpoint, history and plots in \(logFolder)")
         }
