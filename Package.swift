@@ -18,11 +18,13 @@ let package = Package(
         .systemLibrary(name: "CImageCodecs", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
         .systemLibrary(name: "CSDL2", pkgConfig: "SDL2_ttf", providers: [.apt(["libsdl2-dev", "libsdl2-ttf-dev"])]),
 
         .target(
             name: "FERVision",
-            dependencies: ["COpenBLAS", "CImageCodecs", "CV4L2", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            dependencies: ["COpenBLAS", "CImageCodecs", "CV4L2", "CFFmpeg", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                            .product(name: "Histogram", package: "hdrhistogram-swift")],
             // The numeric loops (transforms, im2col, batch norm) run 10-20x slower unoptimized; optimize the
             // library in debug builds too, so `swift test` exercises real shapes quickly.

@@ -173,7 +173,7 @@ public final class FramePipeline {
         let maxInFlight: Int
         if case .lossless(let batch) = policy { maxInFlight = 2 * batch + 2 } else { maxInFlight = .max }
         let slots = DispatchSemaphore(value: min(maxInFlight, 1 << 20))
-        var firstTimestamp: Double?, start = 0.0
+        var firstTimestamp: Double?, lastTimestamp = -Double.infinity, start = 0.0
         var sourceError: Error?
         while !shouldStop {
             if paused {
@@ -189,7 +189,9 @@ public final class FramePipeline {
             let frame: Frame?
             do { frame = try source.nextFrame() } catch { sourceError = error; slots.signal(); break }
             guard let frame else { slots.signal(); break }
-            if firstTimestamp == nil { firstTimestamp = frame.timestamp; start = clock() }
+            // A new input of a sequence starts its clock again: pacing starts over with it.
+            if firstTimestamp == nil || frame.timestamp < lastTimestamp { firstTimestamp = frame.timestamp; start = clock() }
+            lastTimestamp = frame.timestamp
             var due = clock()
             if pacing == .live, abs(due - frame.timestamp) < 10 {
                 due = min(due, frame.timestamp)

@@ -5,31 +5,43 @@ import Foundation
 /// `fer-live replay`: a recorded frame directory through the pipeline, as if it were live.
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replay a recorded frame directory through the pipeline, in the window or headless.",
+        abstract: "Replay video files or recorded frame directories through the pipeline, in the window or headless.",
         discussion: """
-            Frames (PNG, JPEG, PGM, PPM) play in natural order (frame2 before frame10), paced by the \
-            recorded timestamps.csv if there is one, else by --fps; --as-fast-as-possible measures throughput. \
-            Every frame is classified (lossless, in order; --batch lets inference batch frames that queue up). \
-            Faces are found in every frame and tracked (see the Faces options; --crop center classifies the \
-            center square instead). The window shows each frame with a box per face, and per face the emotion \
-            and a bar per class; keys: q or Esc quits, space pauses, s saves a screenshot, r starts or stops \
-            recording. --output writes one record per face: JSON Lines (frame, file, timestamp, faces, face, \
-            box, label, confidence, probabilities, latency_ms; a frame without a face gets one record with \
-            faces 0 and null face fields) or CSV for a .csv name. The end-of-run summary shows per-stage latency (p50/p90/p99/max), fps and \
-            dropped frames. Ctrl-C stops cleanly: outputs stay valid and complete.
+            Each input is a video file (mp4, mkv, webm, avi, mov: whatever Debian's FFmpeg libraries decode) \
+            or a frame directory (PNG, JPEG, PGM, PPM in natural order, frame2 before frame10). Several play \
+            one after another, each record naming its input. A video's frames carry their presentation time in \
+            seconds from the stream's start, and every decoded frame is classified; --start and --duration \
+            (seconds) play part of it. A directory is paced by its recorded timestamps.csv, else by --fps. \
+            Replay runs in real time; --as-fast-as-possible measures throughput. Every frame is classified \
+            (lossless, in order; --batch lets inference batch frames that queue up). Faces are found in every \
+            frame and tracked (see the Faces options; --crop center classifies the center square instead). The \
+            window shows each frame with a box per face, and per face the emotion and a bar per class; keys: q \
+            or Esc quits, space pauses, s saves a screenshot, r starts or stops recording. --output writes one \
+            record per face: JSON Lines (frame, file, timestamp, faces, face, box, label, confidence, \
+            probabilities, latency_ms; a frame without a face gets one record with faces 0 and null face \
+            fields) or CSV for a .csv name. Headless on a terminal, a progress bar shows how far a video is. \
+            The end-of-run summary shows per-stage latency (p50/p90/p99/max), fps, dropped frames and label \
+            changes per minute. Ctrl-C stops cleanly: outputs stay valid and complete. A damaged video is \
+            replayed up to the damage, then named in one line (exit 1), with every output complete.
 
-            Example: fer-live replay recordings/session1 --headless --output session1.jsonl --latency-report latency.json
+            Example: fer-live replay interview.mp4 --headless --output interview.jsonl --latency-report latency.json
             """)
 
-    @Argument(help: ArgumentHelp("The frame directory.", valueName: "dir"))
-    var directory: String
+    @Argument(help: ArgumentHelp("Video files or frame directories, played in order.", valueName: "input"))
+    var inputs: [String]
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup(title: "Faces") var faces: FaceOptions
 
-    @Option(help: "Frames per second when the directory has no timestamps.csv.")
+    @Option(help: "Frames per second of a frame directory without timestamps.csv.")
     var fps = 30.0
+
+    @Option(help: ArgumentHelp("Start each video this many seconds in.", valueName: "seconds"))
+    var start = 0.0
+
+    @Option(help: ArgumentHelp("Play this many seconds of each video (default: to its end).", valueName: "seconds"))
+    var duration: Double?
 
     @Flag(help: "No pacing: as fast as the pipeline goes.")
     var asFastAsPossible = false
@@ -41,20 +53,75 @@ struct Replay: ParsableCommand {
     var loop = false
 
     func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give a video file or a frame directory") }
         guard fps > 0, fps <= 1000 else { throw ValidationError("--fps takes a rate in (0, 1000]") }
         guard (1...1024).contains(batch) else { throw ValidationError("--batch takes 1...1024") }
+        guard start >= 0, start.isFinite else { throw ValidationError("--start takes seconds, 0 or more") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration takes a positive number of seconds") }
+        if loop, inputs.count > 1 { throw ValidationError("--loop plays one input again and again: give one") }
     }
 
     func run() throws {
         SignalStopper.shared.holdUntilStopIsSet()   // a Ctrl-C from here on stops the run cleanly
         try reportingFailures {
-            let source = try FrameDirectorySource(directory: directory, loops: loop, fps: fps)
-            let first = try? ImageDecoder.decode(contentsOf: "\(directory)/\(source.files[0])")
+            let sources = try inputs.map(openSource)
+            var frameSize = (width: 640, height: 480)
+            if let video = sources.first as? VideoFileSource {
+                frameSize = (video.width, video.height)
+            } else if let directory = sources.first as? FrameDirectorySource,
+                      let first = try? ImageDecoder.decode(contentsOf: "\(directory.name)/\(directory.files[0])") {
+                frameSize = (first.width, first.height)
+            }
+            let sequence = SequentialSource(sources)
+            let source: FrameSource = runOptions.headless && sources.contains(where: { $0 is VideoFileSource })
+                ? VideoProgress(sequence) : sequence
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
-            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads), policy: .lossless(batch: batch),
-                        pacing: asFastAsPossible ? .asFastAsPossible : .realTime,
-                        frameSize: (first?.width ?? 640, first?.height ?? 480),
-                        heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(directory)" }).run()
+            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads),
+                        policy: .lossless(batch: batch), pacing: asFastAsPossible ? .asFastAsPossible : .realTime, frameSize: frameSize,
+                        heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(sequence.name)" }).run()
         }
+    }
+
+    /// A video file or a frame directory, by what the path is.
+    private func openSource(_ path: String) throws -> FrameSource {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            guard start == 0, duration == nil else { throw CommandFailure("\(path): --start and --duration take video files, not frame directories") }
+            return try FrameDirectorySource(directory: path, loops: loop, fps: fps)
+        }
+        guard !loop else { throw CommandFailure("\(path): --loop takes a frame directory") }
+        return try VideoFileSource(path: path, start: start, length: duration, threads: 2)
+    }
+}
+
+/// Shows how far the playing video is, on a terminal (headless runs): seconds done and left.
+private final class VideoProgress: FrameSource {
+    private let source: SequentialSource
+    private var bar: ProgressBar?
+    private var barSource: ObjectIdentifier?
+    private let started = Date()
+
+    init(_ source: SequentialSource) { self.source = source }
+
+    var name: String { source.name }
+    var skipped: [ImageError] { source.skipped }
+
+    func nextFrame() throws -> Frame? {
+        let frame = try source.nextFrame()
+        guard let frame, let video = source.playing as? VideoFileSource, let total = video.length ?? video.duration.map({ $0 - video.start }) else {
+            bar?.finish()
+            bar = nil
+            return frame
+        }
+        if barSource != ObjectIdentifier(video) {
+            bar?.finish()
+            bar = ProgressBar(label: (video.path as NSString).lastPathComponent, terminalOnly: true)
+            barSource = ObjectIdentifier(video)
+        }
+        let done = max(0, frame.timestamp - video.start), elapsed = Date().timeIntervalSince(started)
+        let speed = elapsed > 0 ? done / elapsed : 0
+        bar?.update(fraction: done / max(total, 1e-9), remaining: speed > 0 ? (total - done) / speed : nil,
+                    detail: String(format: "%.1f of %.1f s  frame %d", done, total, frame.sequence))
+        return frame
     }
 }

@@ -160,7 +160,8 @@ struct Train: ParsableCommand {
             while trainer.completedEpochs < configuration.epochs {
                 let bar = ProgressBar(label: "epoch \(trainer.completedEpochs + 1)/\(configuration.epochs)")
                 let record = trainer.runEpoch(trainingSet: trainingSet, validationSet: validationSet) { done, total, rate, loss in
-                    bar.update(done: done, total: total, rate: rate, loss: loss)
+                    bar.update(fraction: Double(done) / Double(max(1, total)), remaining: rate > 0 ? Double(total - done) / rate : nil,
+                               detail: String(format: "%d/%d images  %.1f images/s  loss %.4f", done, total, rate, loss))
                 }
                 bar.finish()
                 print(record.logLine + String(format: "   (%.0f s, %.1f images/s)", record.seconds, record.imagesPerSecond))
@@ -238,39 +239,6 @@ struct Train: ParsableCommand {
                 throw CommandFailure("\(folder)/\(name): cannot write")
             }
         }
-    }
-}
-
-/// A one-line progress display on stderr: redrawn in place on a terminal, a line per 10% otherwise.
-final class ProgressBar {
-    private let label: String
-    private let interactive = isatty(STDERR_FILENO) != 0
-    private var lastDraw = Date.distantPast
-    private var lastTenth = -1
-
-    init(label: String) { self.label = label }
-
-    func update(done: Int, total: Int, rate: Double, loss: Double) {
-        let fraction = Double(done) / Double(max(1, total))
-        let remaining = rate > 0 ? Double(total - done) / rate : 0
-        let eta = String(format: "%d:%02d", Int(remaining) / 60, Int(remaining) % 60)
-        let text = String(format: "%@ %5.1f%%  %d/%d images  %.1f images/s  ETA %@  loss %.4f", label, fraction * 100, done, total, rate, eta, loss)
-        if interactive {
-            guard Date().timeIntervalSince(lastDraw) > 0.5 || done == total else { return }
-            lastDraw = Date()
-            let width = 24, filled = Int(fraction * Double(width))
-            let bar = "[" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled) + "]"
-            FileHandle.standardError.write(Data("\r\(bar) \(text)\u{1B}[K".utf8))
-        } else {
-            let tenth = Int(fraction * 10)
-            guard tenth > lastTenth else { return }
-            lastTenth = tenth
-            FileHandle.standardError.write(Data("\(text)\n".utf8))
-        }
-    }
-
-    func finish() {
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
 

@@ -1,0 +1,263 @@
+import CFFmpeg
+import Foundation
+
+/// Why a video file could not be read: one line naming the file and what FFmpeg said.
+public struct VideoError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let detail: String
+    public init(path: String, _ detail: String) {
+        self.path = path
+        self.detail = detail
+    }
+    public var description: String { "\(path): \(detail)" }
+}
+
+/// A video file (whatever Debian's FFmpeg libraries decode: mp4, mkv, webm, avi, mov, ...) replayed like a
+/// live stream: every decoded frame of its first video stream, in order, as 8-bit grayscale (the
+/// luma, converted by libswscale), stamped with its presentation time in seconds from the stream's start.
+///
+/// Owns every FFmpeg handle (opened in init, freed in deinit); decoding uses FFmpeg's own threads
+/// (`threads`). A file that ends in damage delivers the frames before it, then throws from `nextFrame`,
+/// so a run writes everything up to the damage and reports it.
+///
+/// Thread safety: one thread at a time (the pipeline's capture thread).
+public final class VideoFileSource: FrameSource {
+    public let name: String
+    public private(set) var skipped: [ImageError] = []
+    /// The path as given, named in every frame (`Frame.sourceName`) and error.
+    public let path: String
+    public let width: Int, height: Int
+    /// The codec's name, as FFmpeg calls it (h264, vp9, ffv1, ...).
+    public let codecName: String
+    /// The stream's length in seconds, when the file says.
+    public let duration: Double?
+    /// The stream's average frame rate, when the file says.
+    public let frameRate: Double?
+    /// Seconds from the stream's start to begin at, and how many seconds to play (nil: to the end).
+    public let start: Double, length: Double?
+
+    /// Every FFmpeg handle, freed when the last reference goes (also when init throws halfway).
+    private final class Handles {
+        var format: UnsafeMutablePointer<AVFormatContext>?
+        var codec: UnsafeMutablePointer<AVCodecContext>?
+        var scaler: OpaquePointer?
+        var packet = av_packet_alloc()
+        var frame = av_frame_alloc()
+
+        deinit {
+            av_packet_free(&packet)
+            av_frame_free(&frame)
+            if scaler != nil { sws_freeContext(scaler) }
+            if codec != nil { avcodec_free_context(&codec) }
+            if format != nil { avformat_close_input(&format) }
+        }
+    }
+
+    private let handles = Handles()
+    private let format: UnsafeMutablePointer<AVFormatContext>
+    private let codec: UnsafeMutablePointer<AVCodecContext>
+    private let packet: UnsafeMutablePointer<AVPacket>
+    private let decoded: UnsafeMutablePointer<AVFrame>
+    private let streamIndex: Int32
+    private let timeBase: Double
+    private let startTime: Int64
+    private var sequence = 0
+    private var draining = false, finished = false
+    private var lastTimestamp: Double?
+
+    /// Opens `path` and its first video stream's decoder. Throws, naming the file and FFmpeg's reason,
+    /// when it is missing, not a media file, has no video stream, or its codec cannot be decoded.
+    public init(path: String, start: Double = 0, length: Double? = nil, threads: Int = 2) throws(VideoError) {
+        self.path = path
+        self.start = max(0, start)
+        self.length = length
+        name = path
+        FFmpegLog.install()
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw VideoError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+        }
+        guard let packet = handles.packet, let decoded = handles.frame else { throw VideoError(path: path, "out of memory") }
+        self.packet = packet
+        self.decoded = decoded
+        var status = avformat_open_input(&handles.format, path, nil, nil)
+        guard status >= 0, let format = handles.format else {
+            throw VideoError(path: path, "not a video FFmpeg can read (\(Self.message(status)))")
+        }
+        self.format = format
+        status = avformat_find_stream_info(format, nil)
+        let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        guard status >= 0, index >= 0, let stream = format.pointee.streams[Int(index)] else {
+            throw VideoError(path: path, status < 0 ? "its streams cannot be read (\(Self.message(status)))" : "has no video stream")
+        }
+        streamIndex = index
+        let parameters = stream.pointee.codecpar!
+        timeBase = av_q2d(stream.pointee.time_base)
+        startTime = stream.pointee.start_time == CFFmpeg_AV_NOPTS_VALUE ? 0 : stream.pointee.start_time
+        width = Int(parameters.pointee.width)
+        height = Int(parameters.pointee.height)
+        codecName = String(cString: avcodec_get_name(parameters.pointee.codec_id))
+        duration = stream.pointee.duration > 0 ? Double(stream.pointee.duration) * timeBase
+            : format.pointee.duration > 0 ? Double(format.pointee.duration) / Double(CFFmpeg_AV_TIME_BASE) : nil
+        let rate = av_q2d(stream.pointee.avg_frame_rate)
+        frameRate = rate.isFinite && rate > 0 ? rate : nil
+        guard let decoder = avcodec_find_decoder(parameters.pointee.codec_id) else {
+            throw VideoError(path: path, "its video codec \(codecName) cannot be decoded by this FFmpeg")
+        }
+        handles.codec = avcodec_alloc_context3(decoder)
+        guard let codec = handles.codec else { throw VideoError(path: path, "out of memory") }
+        self.codec = codec
+        codec.pointee.thread_count = Int32(max(1, threads))
+        status = avcodec_parameters_to_context(codec, parameters)
+        if status >= 0 { status = avcodec_open2(codec, decoder, nil) }
+        guard status >= 0 else { throw VideoError(path: path, "cannot open the \(codecName) decoder (\(Self.message(status)))") }
+        guard width > 0, height > 0, ImageDecoder.sizeRefusal(width: width, height: height, path: path) == nil else {
+            throw VideoError(path: path, "has frames of \(width)x\(height), which fer-live does not decode")
+        }
+        for (i, other) in (0..<Int(format.pointee.nb_streams)).compactMap({ format.pointee.streams[$0] }).enumerated() where i != Int(index) {
+            other.pointee.discard = AVDISCARD_ALL   // audio and other streams are never decoded
+        }
+        if self.start > 0 {
+            // Seek to the key frame before the start; frames before it are decoded and dropped.
+            let target = Int64(self.start / timeBase) + startTime
+            _ = av_seek_frame(format, index, target, AVSEEK_FLAG_BACKWARD)
+        }
+    }
+
+    /// The next decoded frame (nil at the end of the stream or of `length`); throws when the file is
+    /// damaged, after every frame before the damage was delivered.
+    public func nextFrame() throws -> Frame? {
+        while !finished {
+            guard let image = try decodeNext() else { finished = true; return nil }
+            let (pixels, timestamp) = image
+            if timestamp < start { continue }
+            if let length, timestamp >= start + length { finished = true; return nil }
+            defer { sequence += 1 }
+            return Frame(sequence: sequence, timestamp: timestamp, image: ByteImage(width: width, height: height, pixels: pixels),
+                         sourceName: path)
+        }
+        return nil
+    }
+
+    /// Reads packets and decodes until a frame comes out: its gray pixels and presentation time.
+    private func decodeNext() throws -> ([UInt8], Double)? {
+        while true {
+            let received = avcodec_receive_frame(codec, decoded)
+            if received >= 0 {
+                defer { av_frame_unref(decoded) }
+                return (try gray(decoded), timestamp(of: decoded))
+            }
+            if received == CFFmpeg_AVERROR_EOF { return try endOfStream() }
+            guard received == CFFmpeg_AVERROR_EAGAIN() else {
+                throw VideoError(path: path, "damaged after frame \(sequence) (\(Self.message(received)))")
+            }
+            if draining { return try endOfStream() }
+            let read = av_read_frame(format, packet)
+            if read == CFFmpeg_AVERROR_EOF {
+                draining = true
+                avcodec_send_packet(codec, nil)   // flush: the decoder gives up the frames it holds
+                continue
+            }
+            guard read >= 0 else { throw VideoError(path: path, "damaged after frame \(sequence) (\(Self.message(read)))") }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            let sent = avcodec_send_packet(codec, packet)
+            guard sent >= 0 || sent == CFFmpeg_AVERROR_EAGAIN() else {
+                throw VideoError(path: path, "damaged after frame \(sequence) (\(Self.message(sent)))")
+            }
+        }
+    }
+
+    /// The end: clean, or damage the demuxer reported on its way there (a truncated mp4's "partial file",
+    /// a cut Matroska file's "File ended prematurely"), thrown after every frame before it was delivered.
+    private func endOfStream() throws -> ([UInt8], Double)? {
+        if let damage = FFmpegLog.firstError(of: UnsafeRawPointer(format)) {
+            throw VideoError(path: path, "damaged after frame \(sequence) (FFmpeg: \(damage))")
+        }
+        return nil
+    }
+
+    /// Seconds from the stream's start: the frame's best-effort presentation time, or one frame after the
+    /// last where the file gives none.
+    private func timestamp(of frame: UnsafeMutablePointer<AVFrame>) -> Double {
+        let pts = frame.pointee.best_effort_timestamp
+        let seconds: Double
+        if pts != CFFmpeg_AV_NOPTS_VALUE {
+            seconds = Double(pts - startTime) * timeBase
+        } else {
+            seconds = (lastTimestamp ?? -1 / (frameRate ?? 30)) + 1 / (frameRate ?? 30)
+        }
+        lastTimestamp = seconds
+        return seconds
+    }
+
+    /// The frame's luma as 8-bit gray, through libswscale (which handles every pixel format and range).
+    private func gray(_ frame: UnsafeMutablePointer<AVFrame>) throws -> [UInt8] {
+        guard Int(frame.pointee.width) == width, Int(frame.pointee.height) == height else {
+            throw VideoError(path: path, "frame \(sequence) is \(frame.pointee.width)x\(frame.pointee.height), the stream \(width)x\(height)")
+        }
+        handles.scaler = sws_getCachedContext(handles.scaler, Int32(width), Int32(height), AVPixelFormat(frame.pointee.format), Int32(width), Int32(height),
+                                      AV_PIX_FMT_GRAY8, SWS_POINT, nil, nil, nil)
+        guard let scaler = handles.scaler else { throw VideoError(path: path, "cannot convert its pixel format to gray") }
+        var pixels = [UInt8](repeating: 0, count: width * height)
+        let converted = pixels.withUnsafeMutableBufferPointer { target -> Int32 in
+            var planes: [UnsafeMutablePointer<UInt8>?] = [target.baseAddress, nil, nil, nil]
+            var strides: [Int32] = [Int32(width), 0, 0, 0]
+            return withUnsafePointer(to: &frame.pointee.data) { data in
+                withUnsafePointer(to: &frame.pointee.linesize) { lines in
+                    data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { source in
+                        lines.withMemoryRebound(to: Int32.self, capacity: 8) { sourceStrides in
+                            sws_scale(scaler, source, sourceStrides, 0, Int32(height), &planes, &strides)
+                        }
+                    }
+                }
+            }
+        }
+        guard converted == Int32(height) else { throw VideoError(path: path, "frame \(sequence) could not be converted to gray") }
+        return pixels
+    }
+
+    /// FFmpeg's words for an error code.
+    static func message(_ code: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        av_strerror(code, &buffer, buffer.count)
+        return String(cString: buffer)
+    }
+}
+
+/// FFmpeg's log, kept instead of printed: its error-level messages, by the context that logged them, so a
+/// source can tell a clean end of file from a damaged one in FFmpeg's own words. Messages below error
+/// level (FFmpeg's warnings) are dropped.
+enum FFmpegLog {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var errors: [UnsafeRawPointer: String] = [:]
+    nonisolated(unsafe) private static var installed = false
+
+    /// Routes FFmpeg's log here, once per process.
+    static func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !installed else { return }
+        installed = true
+        av_log_set_callback { context, level, format, arguments in
+            guard level <= AV_LOG_ERROR, let context, let format, let arguments else { return }
+            var buffer = [CChar](repeating: 0, count: 512)
+            _ = vsnprintf(&buffer, buffer.count, format, arguments)
+            let message = String(cString: buffer).trimmingCharacters(in: .whitespacesAndNewlines)
+            FFmpegLog.note(message, from: UnsafeRawPointer(context))
+        }
+    }
+
+    private static func note(_ message: String, from context: UnsafeRawPointer) {
+        lock.lock()
+        if errors[context] == nil { errors[context] = message }
+        lock.unlock()
+    }
+
+    /// The first error `context` logged, if any (and forgets it: a context's address may be reused).
+    static func firstError(of context: UnsafeRawPointer) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return errors.removeValue(forKey: context)
+    }
+}
+
