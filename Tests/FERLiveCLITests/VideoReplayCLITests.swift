@@ -1,0 +1,111 @@
+import Foundation
+import XCTest
+
+/// `fer-live replay` on video files the tests make with the `ffmpeg` command (skipped with a message
+/// where it is not installed): frame counts and presentation times, variable frame rate, several files,
+/// part of a file, and files that are damaged, silent or not video at all.
+final class VideoReplayCLITests: XCTestCase {
+    private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
+    private var folder: URL!
+    private static let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
+        try XCTSkipIf(Self.ffmpeg == nil, "ffmpeg is not installed (apt-get install ffmpeg): skipping the video tests")
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-video-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
+
+    /// Runs ffmpeg with `arguments` (inputs and encoder settings) writing `name` in the test folder.
+    private func make(_ name: String, _ arguments: [String]) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        let run = try CLIRunner.run(["-loglevel", "error", "-y"] + arguments + [path], executable: Self.ffmpeg)
+        XCTAssertEqual(run.status, 0, "ffmpeg: \(run.stderr)")
+        return path
+    }
+
+    /// A test pattern of `frames` frames at `rate` fps.
+    private func pattern(_ name: String, frames: Int, rate: Int, codec: [String] = ["-c:v", "mpeg4", "-q:v", "3"]) throws -> String {
+        try make(name, ["-f", "lavfi", "-i", "testsrc=size=96x72:rate=\(rate)", "-frames:v", String(frames)] + codec + ["-pix_fmt", "yuv420p"])
+    }
+
+    private func replay(_ inputs: [String], _ extra: [String] = []) throws -> (CLIRunner.Result, [[String: Any]]) {
+        let output = folder.appendingPathComponent("out-\(UUID()).jsonl")
+        let run = try CLIRunner.run(["replay"] + inputs + ["--headless", "--as-fast-as-possible", "--crop", "center", "--model", model,
+                                                            "--output", output.path] + extra)
+        let records = (try? String(contentsOf: output, encoding: .utf8))?.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        } ?? []
+        return (run, records)
+    }
+
+    func testEveryFrameWithItsPresentationTime() throws {
+        let video = try pattern("cfr.mp4", frames: 25, rate: 10)
+        let (run, records) = try replay([video])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(records.compactMap { $0["frame"] as? Int }, Array(0..<25))
+        for (i, record) in records.enumerated() {
+            XCTAssertEqual(record["timestamp"] as? Double ?? -1, Double(i) / 10, accuracy: 1e-6, "frame \(i)")
+            XCTAssertEqual(record["file"] as? String, video)
+        }
+    }
+
+    /// Frame n at n * n * 10 ms (intervals from 10 to 210 ms): each frame keeps its own time, as ffprobe
+    /// reads it.
+    func testVariableFrameRateKeepsEachFramesTime() throws {
+        let video = try make("vfr.mkv", ["-f", "lavfi", "-i", "testsrc=size=96x72:rate=20", "-frames:v", "12",
+                                         "-vf", "settb=1/1000,setpts='N*N*10'", "-fps_mode", "passthrough", "-enc_time_base", "1/1000",
+                                         "-c:v", "ffv1"])
+        let (run, records) = try replay([video])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(records.count, 12)
+        for (n, record) in records.enumerated() {
+            XCTAssertEqual(record["timestamp"] as? Double ?? -1, Double(n * n) * 0.01, accuracy: 1e-6, "frame \(n)")
+        }
+    }
+
+    func testSeveralFilesAndPartOfAFile() throws {
+        let first = try pattern("a.mp4", frames: 10, rate: 10), second = try pattern("b.mkv", frames: 5, rate: 5, codec: ["-c:v", "ffv1"])
+        let (run, records) = try replay([first, second])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(records.compactMap { $0["file"] as? String }, Array(repeating: first, count: 10) + Array(repeating: second, count: 5))
+        XCTAssertEqual(records.compactMap { $0["frame"] as? Int }, Array(0..<15), "frames are numbered through")
+        XCTAssertEqual(records[10]["timestamp"] as? Double, 0, "each file's times start at its own beginning")
+        let (part, partRecords) = try replay([first], ["--start", "0.3", "--duration", "0.4"])
+        XCTAssertEqual(part.status, 0, part.stderr)
+        XCTAssertEqual(partRecords.compactMap { $0["timestamp"] as? Double }.map { ($0 * 10).rounded() }, [3, 4, 5, 6])
+    }
+
+    /// A file cut short: the frames before the cut are classified and written, then one line names the
+    /// file and what FFmpeg found; exit 1.
+    func testTruncatedFileDeliversWhatItHasThenSaysSo() throws {
+        let whole = try pattern("whole.mp4", frames: 40, rate: 10, codec: ["-c:v", "mpeg4", "-q:v", "3", "-movflags", "+faststart"])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+        let cut = folder.appendingPathComponent("cut.mp4").path
+        try bytes.prefix(bytes.count * 6 / 10).write(to: URL(fileURLWithPath: cut))
+        let (run, records) = try replay([cut])
+        XCTAssertEqual(run.status, 1)
+        let errors = run.errorLines.filter { $0.hasPrefix("fer-live: ") }
+        XCTAssertEqual(errors.count, 1, run.stderr)
+        XCTAssert(errors.first?.hasPrefix("fer-live: \(cut): damaged after frame \(records.count) (FFmpeg: ") == true, run.stderr)
+        XCTAssertGreaterThan(records.count, 5)
+        XCTAssertLessThan(records.count, 40)
+        XCTAssertEqual(records.compactMap { $0["frame"] as? Int }, Array(0..<records.count), "every frame before the damage, in order")
+    }
+
+    func testFilesWithoutVideoAreOneLineErrors() throws {
+        let audio = try make("tone.m4a", ["-f", "lavfi", "-i", "sine=frequency=440:duration=1"])
+        let text = folder.appendingPathComponent("notes.mp4").path
+        try Data("not a video at all".utf8).write(to: URL(fileURLWithPath: text))
+        for (path, reason) in [(audio, "has no video stream"), (text, "not a video FFmpeg can read"),
+                               (folder.appendingPathComponent("missing.mp4").path, "no such file")] {
+            let (run, records) = try replay([path])
+            XCTAssertEqual(run.status, 1)
+            XCTAssertEqual(run.errorLines.count, 1, run.stderr)
+            XCTAssert(run.errorLines.first?.hasPrefix("fer-live: \(path): \(reason)") == true, run.stderr)
+            XCTAssert(records.isEmpty)
+        }
+    }
+}
