@@ -158,6 +158,44 @@ final class ReplayCLITests: XCTestCase {
         XCTAssertGreaterThan(try lines(output).count, 0)
     }
 
+    /// The run's own summary and timeline, and `report` rebuilding both from its JSON Lines and CSV outputs.
+    func testTimelineAndSummaryFromTheRunAndFromItsOutput() throws {
+        let jsonl = folder.appendingPathComponent("out.jsonl"), csv = folder.appendingPathComponent("out.csv")
+        let chart = folder.appendingPathComponent("timeline.svg"), summary = folder.appendingPathComponent("summary.json")
+        let run = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--fps", "100",
+                                     "--output", jsonl.path, "--timeline", chart.path, "--summary", summary.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssert(run.stderr.contains("face 0: 0.0-0.1 s, "), run.stderr)
+        XCTAssert(try String(contentsOf: chart, encoding: .utf8).hasPrefix("<svg"))
+        let own = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: summary)) as? [String: Any])
+        let faces = try XCTUnwrap(own["faces"] as? [[String: Any]])
+        XCTAssertEqual(faces.count, 1)
+        XCTAssertEqual(faces[0]["frames"] as? Int, 12)
+        XCTAssertEqual(own["duration_s"] as? Double ?? 0, 0.11, accuracy: 1e-9)
+        let shares = try XCTUnwrap(faces[0]["share_of_time"] as? [String: Double])
+        XCTAssertEqual(shares.values.reduce(0, +), 1, accuracy: 1e-9)
+        // Each face's shown labels, frame by frame, decide its shares: count them from the output.
+        let labels = try lines(jsonl).compactMap { $0["label"] as? String }
+        for (name, share) in shares { XCTAssertEqual(share, Double(labels.filter { $0 == name }.count) / 12, accuracy: 1e-9, name) }
+
+        XCTAssertEqual(try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--fps", "100",
+                                          "--output", csv.path]).status, 0)
+        for results in [jsonl, csv] {
+            let rebuilt = folder.appendingPathComponent("rebuilt.json")
+            let report = try CLIRunner.run(["report", results.path, "--summary", rebuilt.path, "--timeline", folder.appendingPathComponent("r.svg").path])
+            XCTAssertEqual(report.status, 0, report.stderr)
+            let again = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: rebuilt)) as? [String: Any])
+            let face = try XCTUnwrap((again["faces"] as? [[String: Any]])?.first)
+            XCTAssertEqual(face["frames"] as? Int, 12, results.lastPathComponent)
+            for (name, share) in shares {
+                XCTAssertEqual((face["share_of_time"] as? [String: Double])?[name] ?? -1, share, accuracy: 1e-9, "\(results.lastPathComponent) \(name)")
+            }
+        }
+        let bad = try CLIRunner.run(["report", frames.appendingPathComponent("frame0.png").path])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.errorLines.count, 1, bad.stderr)
+    }
+
     func testRecordingReplaysTheSameWay() throws {
         let recording = folder.appendingPathComponent("recording"), first = folder.appendingPathComponent("a.jsonl")
         let second = folder.appendingPathComponent("b.jsonl")

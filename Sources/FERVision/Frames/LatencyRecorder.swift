@@ -47,7 +47,7 @@ public final class LatencyRecorder {
     /// Changes of a face's shown label over the run (all faces), set by the pipeline.
     public var labelSwitches = 0
     private var first: Double?, last: Double = 0
-    private var lastTimestamp: Double?
+    private var clock = StreamClock()
 
     public init() {
         for name in Self.stageNames {
@@ -55,15 +55,11 @@ public final class LatencyRecorder {
         }
     }
 
-    /// Notes a delivered frame's own timestamp, so switches count per minute of the stream itself. Time
-    /// runs forward within an input; a timestamp that goes back starts the next input of a sequence.
-    public func noteStreamTime(_ timestamp: Double) {
-        if let previous = lastTimestamp, timestamp >= previous { streamSeconds += timestamp - previous }
-        lastTimestamp = timestamp
-    }
+    /// Notes a delivered frame's own timestamp, so switches count per minute of the stream itself.
+    public func noteStreamTime(_ timestamp: Double) { clock.advance(to: timestamp) }
 
     /// Seconds of stream covered by the delivered frames.
-    public private(set) var streamSeconds = 0.0
+    public var streamSeconds: Double { clock.now }
 
     /// Label switches per minute of stream (0 for a stream shorter than a frame).
     public var switchesPerMinute: Double { streamSeconds > 0 ? Double(labelSwitches) / streamSeconds * 60 : 0 }

@@ -16,6 +16,12 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Draw latency per frame and its histogram (SVG) here.", valueName: "file"))
     var latencyPlot: String?
 
+    @Option(help: ArgumentHelp("Draw each face's emotions over time (SVG) here: a line per emotion and a strip of the shown label.", valueName: "file"))
+    var timeline: String?
+
+    @Option(help: ArgumentHelp("Write each face's summary (JSON) here: share of time per emotion, mean confidence, first and last seen.", valueName: "file"))
+    var summary: String?
+
     @Option(help: ArgumentHelp("Smooth each face's probabilities over frames: the newest frame's weight, 0 < a <= 1 (1: off).", valueName: "a"))
     var smoothing: Float = RunOptions.defaultSmoothing
 

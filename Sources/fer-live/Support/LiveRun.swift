@@ -25,7 +25,10 @@ struct LiveRun {
         if let output = options.output { sinks.append(try ResultWriter(path: output, classNames: classifier.classNames)) }
         let recorder = try SwitchableRecorder(recordingTo: options.record)
         sinks.append(recorder)
-        for path in [options.latencyReport, options.latencyPlot, options.screenshot].compactMap({ $0 }) {
+        let timeline = EmotionTimelineSink(classNames: classifier.classNames, svgPath: options.timeline, summaryPath: options.summary,
+                                           title: "Emotions over time: \(source.name)")
+        sinks.append(timeline)
+        for path in [options.latencyReport, options.latencyPlot, options.screenshot, options.timeline, options.summary].compactMap({ $0 }) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CommandFailure("\(path): cannot be written") }
         }
         var window: LiveWindow?
@@ -70,6 +73,7 @@ struct LiveRun {
         FileHandle.standardError.write(Data("""
             \(heading(summary.latency.frames, summary.stoppedEarly)) (\(summary.skipped.count) unreadable)
             \(summary.latency.table)
+            \(timeline.timeline.text)
 
             """.utf8))
         if let error = summary.sourceError { throw CommandFailure("\(error)") }
