@@ -168,4 +168,45 @@ final class FaceCLITests: XCTestCase {
             XCTAssertEqual(labels, ["happy", "happy"], "\(framing): \(run.stdout)")
         }
     }
+
+    /// Frames whose faces jump from place to place (unrelated frames): lossless replay finds in every
+    /// frame exactly the faces `detect` finds with the same search (no tracking shortcut loses one).
+    func testLosslessReplayFindsWhatDetectFinds() throws {
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data/fer2013/test").path
+        let test = try ImageFolder.load(data, threads: 2)
+        let jumping = folder.appendingPathComponent("jumping")
+        try FileManager.default.createDirectory(at: jumping, withIntermediateDirectories: true)
+        var random = SplitMix64(seed: 11)
+        for frame in 0..<8 {
+            var pixels = (0..<(640 * 480)).map { _ in UInt8(100 + Int(random.next() % 24)) }
+            for slot in 0..<2 {
+                // Each face somewhere else in every frame: left half, then right half.
+                let x = slot * 320 + Int(random.next() % 150), y = Int(random.next() % 320)
+                let face = Array(test.image(Int(random.next() % UInt64(test.count))))
+                for dy in 0..<144 { for dx in 0..<144 { pixels[(y + dy) * 640 + x + dx] = face[(dy / 3) * 48 + dx / 3] } }
+            }
+            try ImageEncoder.png(ByteImage(width: 640, height: 480, pixels: pixels)).write(to: jumping.appendingPathComponent("frame\(frame).png"))
+        }
+        let files = (0..<8).map { jumping.appendingPathComponent("frame\($0).png").path }
+        let detect = try CLIRunner.run(["detect", "--json", "--search-width", "320"] + files)
+        XCTAssertEqual(detect.status, 0, detect.stderr)
+        let expected = detect.stdoutLines.map { line -> [PixelRect] in
+            let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            return ((object?["faces"] as? [[String: Any]]) ?? []).compactMap { ($0["box"] as? [Int]).map { PixelRect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) } }
+        }
+        XCTAssertGreaterThan(expected.map(\.count).reduce(0, +), 6, "the cascade finds most of the placed faces")
+        let output = folder.appendingPathComponent("jumping.jsonl")
+        let replay = try CLIRunner.run(["replay", jumping.path, "--headless", "--as-fast-as-possible", "--model", model, "--output", output.path])
+        XCTAssertEqual(replay.status, 0, replay.stderr)
+        let records = try self.records(output)
+        for frame in 0..<8 {
+            let found = records.filter { $0["frame"] as? Int == frame }.compactMap(box)
+            XCTAssertEqual(found.count, expected[frame].count, "frame \(frame): replay \(found), detect \(expected[frame])")
+            for face in expected[frame] {
+                XCTAssert(found.contains { $0.overlap(with: face) > 0.9 }, "frame \(frame): \(face) not in \(found)")
+            }
+        }
+    }
 }
+

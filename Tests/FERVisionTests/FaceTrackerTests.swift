@@ -65,4 +65,39 @@ final class FaceTrackerTests: XCTestCase {
         XCTAssertGreaterThan(indices.count, 20, "the face was found in most frames")
         XCTAssertEqual(Set(indices), [0], "one face, one index throughout")
     }
+
+    /// Live tracking: a second face that comes into view in a new place is found by the next whole-frame
+    /// search, at most `interval` frames later, and gets its own index; when it leaves, it is dropped.
+    func testLiveScheduleFindsANewFaceWithinItsInterval() throws {
+        try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
+        let finder = FaceFinder(detector: try FaceDetectionTests.defaultCascade())
+        let happy = test.labels.indices.filter { test.labels[$0] == test.classNames.firstIndex(of: "happy")! }
+        // Two faces the cascade finds when alone in a frame.
+        let faces = happy.lazy.map { LinearResize.resize(ByteImage(width: 48, height: 48, pixels: Array(test.image($0))), width: 150, height: 150) }
+            .filter { face in
+                var pixels = [UInt8](repeating: 110, count: 640 * 480)
+                for y in 0..<150 { for x in 0..<150 { pixels[(160 + y) * 640 + 60 + x] = face[y * 150 + x] } }
+                return finder.faces(in: ByteImage(width: 640, height: 480, pixels: pixels)).count == 1
+            }.prefix(2)
+        let (first, second) = (Array(faces)[0], Array(faces)[1])
+        let interval = 5
+        let locator = CascadeFaceLocator(finder: finder, schedule: .tracking(interval: interval))
+        var foundSecondAt: Int?, secondIndex: Int?
+        for step in 0..<24 {
+            var pixels = [UInt8](repeating: 110, count: 640 * 480)
+            for y in 0..<150 { for x in 0..<150 { pixels[(160 + y) * 640 + 60 + x] = first[y * 150 + x] } }
+            let secondVisible = (3..<16).contains(step)
+            if secondVisible { for y in 0..<150 { for x in 0..<150 { pixels[(100 + y) * 640 + 420 + x] = second[y * 150 + x] } } }
+            let found = locator.locate(in: ByteImage(width: 640, height: 480, pixels: pixels))
+            let right = found.filter { $0.box.x > 320 }
+            if secondVisible, let face = right.first, foundSecondAt == nil { (foundSecondAt, secondIndex) = (step, face.index) }
+            if step >= 20 { XCTAssert(right.isEmpty, "frame \(step): the second face left, but \(right) is still reported") }
+            XCTAssert(found.contains { $0.box.x < 320 }, "frame \(step): the first face was lost")
+        }
+        let delay = try XCTUnwrap(foundSecondAt, "the new face was never found") - 3
+        XCTAssertLessThanOrEqual(delay, interval, "a new face waited \(delay) frames for a whole-frame search")
+        XCTAssertNotEqual(secondIndex, 0, "the new face has its own index")
+    }
 }
+

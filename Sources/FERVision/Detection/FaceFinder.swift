@@ -18,10 +18,13 @@ public struct FaceFinder: Sendable {
     }
 
     /// The faces in `image`, in frame pixels, largest first.
-    public func faces(in image: ByteImage) -> [PixelRect] {
+    public func faces(in image: ByteImage) -> [PixelRect] { detections(in: image).map(\.box) }
+
+    /// The faces in `image` with the hits that agreed on each, in frame pixels, largest first.
+    public func detections(in image: ByteImage) -> [FaceDetection] {
         let gray = image.grayscale()
         guard let searchWidth, gray.width > searchWidth, searchWidth > 0 else {
-            return ordered(detector.detect(gray, parameters: parameters, threads: threads).map(\.box))
+            return ordered(detector.detect(gray, parameters: parameters, threads: threads))
         }
         let factor = Double(gray.width) / Double(searchWidth)
         let height = max(1, Int((Double(gray.height) / factor).rounded()))
@@ -29,12 +32,14 @@ public struct FaceFinder: Sendable {
         var scaled = parameters
         scaled.minSize = max(1, Int((Double(parameters.minSize) / factor).rounded()))
         scaled.maxSize = parameters.maxSize.map { max(1, Int((Double($0) / factor).rounded())) }
-        let boxes = detector.detect(small, parameters: scaled, threads: threads).map { face in
-            PixelRect(x: Int((Double(face.box.x) * factor).rounded()), y: Int((Double(face.box.y) * factor).rounded()),
-                      width: Int((Double(face.box.width) * factor).rounded()), height: Int((Double(face.box.height) * factor).rounded()))
-                .clamped(toWidth: gray.width, height: gray.height)
+        let found = detector.detect(small, parameters: scaled, threads: threads).map { face in
+            FaceDetection(box: PixelRect(x: Int((Double(face.box.x) * factor).rounded()), y: Int((Double(face.box.y) * factor).rounded()),
+                                         width: Int((Double(face.box.width) * factor).rounded()),
+                                         height: Int((Double(face.box.height) * factor).rounded()))
+                              .clamped(toWidth: gray.width, height: gray.height),
+                          neighbors: face.neighbors)
         }
-        return ordered(boxes)
+        return ordered(found)
     }
 
     /// Searches only around faces seen in the last frame: a region twice each face's size, at face sizes
@@ -68,11 +73,11 @@ public struct FaceFinder: Sendable {
                 if !found.contains(where: { $0.overlap(with: mapped) > 0.3 }) { found.append(mapped) }
             }
         }
-        return ordered(found)
+        return ordered(found.map { FaceDetection(box: $0, neighbors: 0) }).map(\.box)
     }
 
-    private func ordered(_ boxes: [PixelRect]) -> [PixelRect] {
-        boxes.sorted { ($0.width * $0.height, -$0.x) > ($1.width * $1.height, -$1.x) }
+    private func ordered(_ faces: [FaceDetection]) -> [FaceDetection] {
+        faces.sorted { ($0.box.width * $0.box.height, -$0.box.x) > ($1.box.width * $1.box.height, -$1.box.x) }
     }
 }
 

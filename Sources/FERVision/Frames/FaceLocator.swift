@@ -39,11 +39,11 @@ public final class CenterCropLocator: FaceLocator {
     }
 }
 
-/// Faces found by a cascade, tracked across frames, and cut out by a `FaceAligner` (FER2013's framing,
-/// aligned on the eyes, by default).
+/// Faces found by a cascade, tracked across frames (for their numbers), and cut out by a `FaceAligner`.
 ///
-/// While faces are in view, most frames are searched only near them (`FaceFinder.faces(in:near:)`); the
-/// whole frame is searched every `fullSearchInterval` frames, and whenever no face was seen last frame.
+/// How often the whole frame is searched is the `schedule`: every frame (lossless replay: each frame's
+/// faces are exactly `fer-live detect`'s), or, live, only every few frames while faces are in view, the
+/// frames between searched near the faces of the last one (`FaceFinder.faces(in:near:)`).
 /// A tracked face's crop is smoothed over frames (`cropSmoothing`): the eye cascade's few pixels of
 /// jitter would otherwise shift the crop from frame to frame, and the label with it.
 public final class CascadeFaceLocator: FaceLocator {
@@ -52,20 +52,28 @@ public final class CascadeFaceLocator: FaceLocator {
     public let aligner: FaceAligner
     /// Faces beyond this many (the largest first) are not classified.
     public let maximumFaces: Int
-    /// How often (in frames) the whole frame is searched for new faces; 1 searches every frame.
-    public let fullSearchInterval: Int
+    /// When the whole frame is searched.
+    public enum Schedule: Sendable, Equatable {
+        /// Every frame: no face the search can find is missed.
+        case everyFrame
+        /// Every `interval` frames, and whenever no face was seen last frame; near the last faces in
+        /// between. A new face appears in the output at most `interval` frames after it comes into view.
+        case tracking(interval: Int)
+    }
+
+    public let schedule: Schedule
     /// Weight of the newest frame's crop in a tracked face's crop (1: no smoothing).
     public let cropSmoothing: Double
     private var framesSinceFullSearch = 0
     private var crops: [Int: FaceCrop] = [:]
 
     public init(finder: FaceFinder, tracker: FaceTracker = FaceTracker(), aligner: FaceAligner = FaceAligner(framing: .box(margin: 0), eyeFinder: nil),
-                maximumFaces: Int = 3, fullSearchInterval: Int = 10, cropSmoothing: Double = 0.5) {
+                maximumFaces: Int = 3, schedule: Schedule = .everyFrame, cropSmoothing: Double = 0.5) {
         self.finder = finder
         self.tracker = tracker
         self.aligner = aligner
         self.maximumFaces = maximumFaces
-        self.fullSearchInterval = max(1, fullSearchInterval)
+        self.schedule = schedule
         self.cropSmoothing = min(1, max(0, cropSmoothing))
     }
 
@@ -73,7 +81,12 @@ public final class CascadeFaceLocator: FaceLocator {
         let seen = tracker.tracks.filter { $0.missed == 0 }.map(\.box)
         framesSinceFullSearch += 1
         let found: [PixelRect]
-        if seen.isEmpty || framesSinceFullSearch >= fullSearchInterval {
+        let interval: Int
+        switch schedule {
+        case .everyFrame: interval = 1
+        case .tracking(let every): interval = max(1, every)
+        }
+        if seen.isEmpty || framesSinceFullSearch >= interval {
             found = Array(finder.faces(in: image).prefix(maximumFaces))
             framesSinceFullSearch = 0
         } else {

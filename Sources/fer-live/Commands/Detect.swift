@@ -21,6 +21,9 @@ struct Detect: ParsableCommand {
 
     @OptionGroup var detection: DetectionOptions
 
+    @Option(help: ArgumentHelp("Search images wider than this downscaled to it, as camera and replay do (0, the default: full size, OpenCV's boxes).", valueName: "pixels"))
+    var searchWidth = 0
+
     @Flag(help: "One JSON object per image: file, faces (box, neighbors, and eyes with --eyes), detect_ms.")
     var json = false
 
@@ -32,9 +35,14 @@ struct Detect: ParsableCommand {
 
     @OptionGroup var framing: FramingOptions
 
+    func validate() throws {
+        guard (0...100_000).contains(searchWidth) else { throw ValidationError("--search-width takes 0...100000") }
+    }
+
     func run() throws {
         try reportingFailures {
             let detector = try detection.loadDetector()
+            let finder = FaceFinder(detector: detector, parameters: detection.parameters, searchWidth: searchWidth)
             let eyeFinder = eyes ? try detection.loadEyeFinder() : nil
             let aligner = framing.aligner(detection)
             if let crops {
@@ -53,7 +61,7 @@ struct Detect: ParsableCommand {
                 let start = FramePipeline.monotonicSeconds()
                 let faces: [FaceDetection] = FaceImage.isFaceCrop(image)
                     ? [FaceDetection(box: PixelRect(x: 0, y: 0, width: image.width, height: image.height), neighbors: 0)]
-                    : detector.detect(image, parameters: detection.parameters)
+                    : searchWidth > 0 ? finder.detections(in: image) : detector.detect(image, parameters: detection.parameters)
                 let found = faces.map { (face: $0, eyes: eyeFinder?.eyes(in: image, face: $0.box)) }
                 let milliseconds = (FramePipeline.monotonicSeconds() - start) * 1000
                 if let crops {

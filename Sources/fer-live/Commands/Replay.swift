@@ -76,7 +76,7 @@ struct Replay: ParsableCommand {
             let source: FrameSource = runOptions.headless && sources.contains(where: { $0 is VideoFileSource })
                 ? VideoProgress(sequence) : sequence
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
-            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads),
+            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, lossless: true),
                         policy: .lossless(batch: batch), pacing: asFastAsPossible ? .asFastAsPossible : .realTime, frameSize: frameSize,
                         heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(sequence.name)" }).run()
         }

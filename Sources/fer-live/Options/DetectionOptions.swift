@@ -79,14 +79,21 @@ struct FaceOptions: ParsableArguments {
         }
     }
 
+    /// Live, the whole frame is searched every this many frames while faces are in view (near them in
+    /// between): a face that comes into view is classified within that many frames.
+    static let liveSearchInterval = 10
+
     /// Where a stream's faces come from: found and tracked faces (full searches on `threads` threads),
     /// or the center square when asked for or when no cascade can be read (with a warning saying why).
-    func locator(threads: Int) -> (locator: FaceLocator, faceSlots: Int) {
+    /// Lossless replay searches every frame whole, finding exactly what `detect --search-width` finds;
+    /// live, whole-frame searches are spaced out (`liveSearchInterval`).
+    func locator(threads: Int, lossless: Bool) -> (locator: FaceLocator, faceSlots: Int) {
         guard crop == .face else { return (CenterCropLocator(), 1) }
         do {
             let finder = FaceFinder(detector: try detection.loadDetector(), parameters: detection.parameters,
                                     searchWidth: searchWidth == 0 ? nil : searchWidth, threads: threads)
-            return (CascadeFaceLocator(finder: finder, aligner: framing.aligner(detection), maximumFaces: maxFaces), maxFaces)
+            let schedule: CascadeFaceLocator.Schedule = lossless ? .everyFrame : .tracking(interval: Self.liveSearchInterval)
+            return (CascadeFaceLocator(finder: finder, aligner: framing.aligner(detection), maximumFaces: maxFaces, schedule: schedule), maxFaces)
         } catch {
             Terminal.error("warning: \(error); classifying the center square instead (--crop center)")
             return (CenterCropLocator(), 1)
