@@ -209,6 +209,35 @@ final class ReplayCLITests: XCTestCase {
         XCTAssertEqual(a.map { $0["timestamp"] as? Double }, b.map { $0["timestamp"] as? Double }, "recorded timestamps replayed")
     }
 
+    /// A lossless video recording (FFV1 in Matroska) replays to exactly the run's results and times; a
+    /// frame of another size than the recording's is refused in one line naming the file.
+    func testRecordingToAVideoReplaysTheSameWay() throws {
+        let sameSize = folder.appendingPathComponent("same-size")
+        try FileManager.default.createDirectory(at: sameSize, withIntermediateDirectories: true)
+        var random = SplitMix64(seed: 4)
+        for i in 0..<12 {
+            let image = ByteImage(width: 72, height: 54, channels: 1, pixels: (0..<72 * 54).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+            try ImageEncoder.png(image).write(to: sameSize.appendingPathComponent("frame\(i).png"))
+        }
+        let video = folder.appendingPathComponent("session.mkv"), first = folder.appendingPathComponent("live.jsonl")
+        let second = folder.appendingPathComponent("again.jsonl")
+        let run = try CLIRunner.run(["replay", sameSize.path, "--crop", "center", "--headless", "--model", model, "--fps", "50",
+                                     "--output", first.path, "--record", video.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let again = try CLIRunner.run(["replay", video.path, "--crop", "center", "--headless", "--model", model, "--output", second.path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let a = try lines(first), b = try lines(second)
+        XCTAssertEqual(a.count, 12)
+        XCTAssertEqual(a.map { $0["probabilities"] as? [String: Double] }, b.map { $0["probabilities"] as? [String: Double] }, "bit for bit")
+        for (x, y) in zip(a, b) {
+            XCTAssertEqual(x["timestamp"] as? Double ?? -1, y["timestamp"] as? Double ?? -2, accuracy: 0.0005, "times kept to the millisecond")
+        }
+        let mixed = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--as-fast-as-possible",
+                                       "--record", folder.appendingPathComponent("mixed.mkv").path])
+        XCTAssertEqual(mixed.status, 1)
+        XCTAssert(mixed.errorLines.last?.contains("mixed.mkv: frame 1 is 64x64, the recording 80x60") == true, mixed.stderr)
+    }
+
     func testBadInputs() throws {
         let missing = try CLIRunner.run(["replay", folder.appendingPathComponent("nope").path, "--headless", "--model", model])
         XCTAssertEqual(missing.status, 1)

@@ -1,23 +1,28 @@
 import Foundation
 
 /// Records delivered frames while switched on (the window's r key, or --record from the start). Each
-/// recording is its own frame directory that `fer-live replay` plays back.
+/// recording is a frame directory, or a lossless video file (`.mkv`), that `fer-live replay` plays back.
 ///
 /// Thread safety: `toggle` from any thread (the window's); frames arrive on the sink queue.
 public final class SwitchableRecorder: FrameSink {
     private let lock = NSLock()
-    private var recorder: FrameRecorder?
+    private var recorder: (sink: FrameSink, destination: String)?
 
-    /// Starts recording into `directory` at once when given.
-    public init(recordingTo directory: String? = nil) throws(DatasetError) {
-        if let directory { recorder = try FrameRecorder(directory: directory) }
+    /// Starts recording to `destination` at once when given.
+    public init(recordingTo destination: String? = nil) throws(DatasetError) {
+        if let destination { recorder = (try Self.recorder(for: destination), destination) }
     }
 
-    /// The directory being recorded to, if any.
+    /// What a destination records into: a lossless video for a `.mkv` name, else a frame directory.
+    public static func recorder(for destination: String) throws(DatasetError) -> FrameSink {
+        destination.lowercased().hasSuffix(".mkv") ? try VideoRecorder(path: destination) : try FrameRecorder(directory: destination)
+    }
+
+    /// Where the running recording goes, if any.
     public var directory: String? {
         lock.lock()
         defer { lock.unlock() }
-        return recorder?.directory
+        return recorder?.destination
     }
 
     /// Stops a running recording, or starts one in `directory`. Returns the directory now recorded to,
@@ -27,12 +32,12 @@ public final class SwitchableRecorder: FrameSink {
         defer { lock.unlock() }
         if let running = recorder {
             recorder = nil
-            try running.finish()
+            try running.sink.finish()
             return nil
         }
-        let started = try FrameRecorder(directory: directory())
-        recorder = started
-        return started.directory
+        let destination = directory()
+        recorder = (try Self.recorder(for: destination), destination)
+        return destination
     }
 
     /// A new directory name for a recording started from the window: recording-<date>-<time>.
@@ -45,12 +50,12 @@ public final class SwitchableRecorder: FrameSink {
     public func deliver(_ result: FrameResult) throws {
         lock.lock()
         defer { lock.unlock() }
-        try recorder?.deliver(result)
+        try recorder?.sink.deliver(result)
     }
 
     public func finish() throws {
         lock.lock()
         defer { lock.unlock() }
-        try recorder?.finish()
+        try recorder?.sink.finish()
     }
 }

@@ -40,7 +40,7 @@ struct RunOptions: ParsableArguments {
     /// The label steadiness these options ask for.
     var smoother: LabelSmoother { LabelSmoother(alpha: smoothing, margin: hysteresis) }
 
-    @Option(help: ArgumentHelp("Record the frames (PNG + timestamps.csv) into this directory from the start; in the window, r toggles recording.",
+    @Option(help: ArgumentHelp("Record the frames from the start, losslessly: into a video for a .mkv name (FFV1, a few MB a minute), else a directory of PNGs + timestamps.csv. In the window, r toggles recording.",
                                valueName: "dir"))
     var record: String?
 
