@@ -15,7 +15,7 @@ struct HUDState {
 struct OverlayRenderer {
     let layout: OverlayLayout
 
-    func draw(_ result: FrameResult, hud: HUDState, on window: SDLWindow) {
+    func draw(_ result: FrameResult, hud: HUDState, on window: OverlayCanvas) {
         window.clear(OverlayColors.background)
         window.draw(result.frame.image, in: layout.frame)
         let numbered = layout.faceSlots > 1
@@ -51,9 +51,9 @@ struct OverlayRenderer {
         }
     }
 
-    private func drawBars(_ face: FaceResult, slot: Int, numbered: Bool, on window: SDLWindow) {
+    private func drawBars(_ face: FaceResult, slot: Int, numbered: Bool, on window: OverlayCanvas) {
         let prediction = face.prediction, metrics = layout.metrics
-        let top = prediction.probabilities.indices.max { prediction.probabilities[$0] < prediction.probabilities[$1] } ?? 0
+        let top = prediction.shownIndex   // the label shown: the steadied one, not necessarily this frame's top
         let label = layout.label(slot: slot)
         let title = String(format: "%@%@ %.0f%%", numbered ? "\(face.index): " : "", prediction.label, prediction.confidence * 100)
         window.text(title, x: label.x, y: label.y, size: metrics.labelFont, color: OverlayColors.topBar, centeredIn: label.height)

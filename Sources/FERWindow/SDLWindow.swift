@@ -4,7 +4,7 @@ import Foundation
 
 /// A resizable SDL window with a renderer, owned by Swift: the drawing primitives the overlay needs
 /// (rectangles, a grayscale frame, text) and reading back what was drawn. Main thread only.
-final class SDLWindow {
+final class SDLWindow: OverlayCanvas {
     /// What the user did since the last call.
     enum Input: Equatable {
         case quit, togglePause, screenshot, toggleRecording, exposed
@@ -112,15 +112,6 @@ final class SDLWindow {
         SDL_RenderFillRect(renderer, &sdlRect)
     }
 
-    /// An outline `thickness` pixels wide, inside `rect`.
-    func outline(_ rect: PixelRect, _ color: (UInt8, UInt8, UInt8), thickness: Int) {
-        let t = min(thickness, rect.width / 2, rect.height / 2)
-        fill(PixelRect(x: rect.x, y: rect.y, width: rect.width, height: t), color)
-        fill(PixelRect(x: rect.x, y: rect.y + rect.height - t, width: rect.width, height: t), color)
-        fill(PixelRect(x: rect.x, y: rect.y, width: t, height: rect.height), color)
-        fill(PixelRect(x: rect.x + rect.width - t, y: rect.y, width: t, height: rect.height), color)
-    }
-
     /// An 8-bit image (gray or RGB) scaled into `rect`.
     func draw(_ image: ByteImage, in rect: PixelRect) {
         if frameTexture == nil || frameTextureSize != (image.width, image.height) {
@@ -156,8 +147,8 @@ final class SDLWindow {
 
     /// Text with its top-left at (x, y), vertically centered in `height` when given; returns its width.
     @discardableResult
-    func text(_ string: String, x: Int, y: Int, size: Int32, color: (UInt8, UInt8, UInt8), centeredIn height: Int? = nil,
-              alignRight: Bool = false) -> Int {
+    func text(_ string: String, x: Int, y: Int, size: Int32, color: (UInt8, UInt8, UInt8), centeredIn height: Int?,
+              alignRight: Bool) -> Int {
         guard !string.isEmpty, let rendered = textTexture(string, size: size, color: color) else { return 0 }
         let top = height.map { y + ($0 - Int(rendered.height)) / 2 } ?? y
         let left = alignRight ? x - Int(rendered.width) : x

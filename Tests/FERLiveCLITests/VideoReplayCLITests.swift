@@ -108,4 +108,22 @@ final class VideoReplayCLITests: XCTestCase {
             XCTAssert(records.isEmpty)
         }
     }
+
+    /// --annotate writes a video of every frame as the window draws it, headless (no display at all).
+    func testAnnotatedVideoHasEveryFrameWithoutADisplay() throws {
+        let video = try pattern("source.mp4", frames: 20, rate: 10)
+        let annotated = folder.appendingPathComponent("annotated.mp4").path
+        let run = try CLIRunner.run(["replay", video, "--headless", "--as-fast-as-possible", "--model", model, "--annotate", annotated],
+                                    environment: ["DISPLAY": "", "WAYLAND_DISPLAY": ""])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let probe = try CLIRunner.run(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                       "stream=codec_name,nb_read_frames,width,height", "-of", "csv=p=0", annotated],
+                                      executable: Self.ffmpeg!.replacingOccurrences(of: "ffmpeg", with: "ffprobe"))
+        let fields = probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",")
+        XCTAssertEqual(fields.last, "20", "every frame: \(probe.stdout) \(probe.stderr)")
+        XCTAssert(["h264", "mpeg4"].contains(fields.first ?? ""), probe.stdout)
+        // The canvas holds the frame and the panel: wider than the 96-pixel frame.
+        XCTAssertGreaterThan(Int(fields.dropFirst().first ?? "") ?? 0, 96)
+    }
 }
+

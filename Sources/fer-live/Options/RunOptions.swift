@@ -16,6 +16,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Draw latency per frame and its histogram (SVG) here.", valueName: "file"))
     var latencyPlot: String?
 
+    @Option(help: ArgumentHelp("Write a video to share (H.264 in MP4) of the frames as the window shows them: boxes, labels, bars. Works headless.", valueName: "file"))
+    var annotate: String?
+
     @Option(help: ArgumentHelp("Draw each face's emotions over time (SVG) here: a line per emotion and a strip of the shown label.", valueName: "file"))
     var timeline: String?
 

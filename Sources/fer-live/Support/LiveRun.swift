@@ -28,6 +28,10 @@ struct LiveRun {
         let timeline = EmotionTimelineSink(classNames: classifier.classNames, svgPath: options.timeline, summaryPath: options.summary,
                                            title: "Emotions over time: \(source.name)")
         sinks.append(timeline)
+        if let annotate = options.annotate {
+            sinks.append(try AnnotatedVideoWriter(path: annotate, classCount: classifier.classNames.count, faceSlots: locator.faceSlots,
+                                                  fontPath: options.font ?? FontLocator.locate()))
+        }
         for path in [options.latencyReport, options.latencyPlot, options.screenshot, options.timeline, options.summary].compactMap({ $0 }) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CommandFailure("\(path): cannot be written") }
         }
