@@ -241,7 +241,7 @@ final class ReplayCLITests: XCTestCase {
     func testBadInputs() throws {
         let missing = try CLIRunner.run(["replay", folder.appendingPathComponent("nope").path, "--headless", "--model", model])
         XCTAssertEqual(missing.status, 1)
-        XCTAssert(missing.stderr.contains("no such directory"), missing.stderr)
+        XCTAssert(missing.stderr.contains("no such file"), missing.stderr)
 
         let empty = folder.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)

@@ -40,7 +40,7 @@ struct LiveRun {
             var windowOptions = LiveWindow.Options()
             windowOptions.title = "fer-live: \(source.name)"
             windowOptions.screenshotPath = options.screenshot
-            windowOptions.screenshotAfterFrames = options.frames
+            windowOptions.screenshotAfterFrames = options.frames ?? 1
             windowOptions.fontPath = options.font
             do {
                 window = try LiveWindow(frameWidth: frameSize.width, frameHeight: frameSize.height,
@@ -54,6 +54,8 @@ struct LiveRun {
             }
         }
 
+        // With --screenshot the window ends the run once it has shown --frames frames (drops not counted).
+        let source = options.screenshot == nil ? options.frames.map { FirstFrames(of: self.source, count: $0) } ?? self.source : self.source
         let pipeline = FramePipeline(source: source, classifier: classifier, locator: locator.locator, sinks: sinks, display: window, policy: policy,
                                      pacing: pacing, smoother: options.smoother)
         stopper.stop = { pipeline.stop() }
@@ -65,6 +67,10 @@ struct LiveRun {
                 toggleRecording: { try recorder.toggle(startingIn: SwitchableRecorder.newDirectoryName()) })
             window.run(controls: controls) { outcome = Result { try pipeline.run() } }
             for note in window.notes { Terminal.note(note) }
+            if let screenshot = options.screenshot, (try? FileManager.default.attributesOfItem(atPath: screenshot)[.size] as? Int) == 0 {
+                try? FileManager.default.removeItem(atPath: screenshot)
+                Terminal.error("warning: no frame was shown: no screenshot saved to \(screenshot)")
+            }
         } else {
             outcome = Result { try pipeline.run() }
         }
@@ -140,11 +146,35 @@ final class SignalStopper: @unchecked Sendable {
         signals += 1
         let count = signals, action = self.action, holding = self.holding
         lock.unlock()
-        if !holding { exit(128 + number) }
+        // _exit, not exit: exit's atexit handlers and static destructors would run while the pipeline's
+        // threads still use what they tear down (a crash, seen as SIGSEGV). A signal without a handler
+        // ends a process the same way.
+        if !holding { _exit(128 + number) }
         if count >= 2 {
             FileHandle.standardError.write(Data("fer-live: interrupted again: exiting now\n".utf8))
-            exit(128 + number)
+            _exit(128 + number)
         }
         action?()
     }
 }
+
+/// `--frames N`: the first N frames of a source, then its end.
+private final class FirstFrames: FrameSource {
+    private let source: FrameSource
+    private var left: Int
+
+    init(of source: FrameSource, count: Int) {
+        self.source = source
+        left = count
+    }
+
+    var name: String { source.name }
+    var skipped: [ImageError] { source.skipped }
+
+    func nextFrame() throws -> Frame? {
+        guard left > 0 else { return nil }
+        left -= 1
+        return try source.nextFrame()
+    }
+}
+
