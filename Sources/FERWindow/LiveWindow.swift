@@ -129,6 +129,11 @@ public final class LiveWindow: FrameDisplay {
             }
         }
         close()
+        // A stream shorter than --frames still leaves the screenshot it was asked for: its last frame.
+        if let path = options.screenshotPath, shown < options.screenshotAfterFrames, let last {
+            notes.append("the stream ended after \(shown) shown frames: the screenshot is of the last")
+            draw(last, savingTo: path)
+        }
         // Here, on the window's thread: the last reference may go with the pipeline's thread.
         window.close()
     }

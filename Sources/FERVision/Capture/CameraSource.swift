@@ -5,7 +5,8 @@ import Foundation
 public struct CaptureSettings: Sendable {
     /// The device node.
     public var device = "/dev/video0"
-    /// Requested frame size; the driver grants the nearest it supports.
+    /// Requested frame size; the driver grants one it supports (for USB cameras, libv4l2 picks the
+    /// largest that fits within it).
     public var width = 640, height = 480
     /// Requested frame rate (VIDIOC_S_PARM); nil keeps the driver's.
     public var framesPerSecond: Double?
@@ -55,6 +56,8 @@ public final class CameraSource: FrameSource {
     private let clock: () -> Double
     private var buffers: [(address: UnsafeMutableRawPointer, length: Int)]
     private var sequence = 0
+    /// The driver's number of the last buffer dequeued: a gap means frames that never reached us.
+    private var driverSequence: UInt32?
     private var isOpen = true
     /// A failure that came after a frame was safely copied out: reported at the next call, so that frame
     /// is not lost.
@@ -100,16 +103,22 @@ public final class CameraSource: FrameSource {
 
     deinit { close() }
 
-    /// The next frame. Throws `.noFrame` when none arrives within the timeout and `.unplugged` when the
-    /// camera is gone; buffers the driver marks as corrupt are skipped and counted.
+    /// The next frame. Throws `.noFrame` when none arrives within the timeout (also when the device keeps
+    /// signalling frames that never dequeue, as libv4l2 does with frames it cannot convert) and
+    /// `.unplugged` when the camera is gone; buffers the driver marks as corrupt are skipped and counted.
     public func nextFrame() throws -> Frame? {
         guard isOpen else { return nil }
         if let deferredError { throw deferredError }
         let device = name
         var ioErrors = 0
+        let deadline = clock() + timeout
         while true {
             let outcome: PollOutcome
-            do { outcome = try system.poll(descriptor, timeout: timeout) } catch {
+            let remaining = deadline - clock()
+            guard remaining > 0 else {
+                throw CaptureError(.noFrame, device: device, String(format: "no frame within %.3g s", timeout))
+            }
+            do { outcome = try system.poll(descriptor, timeout: remaining) } catch {
                 if error.code == EINTR { continue }
                 throw CaptureError.during("poll", device, error)
             }
@@ -137,13 +146,21 @@ public final class CameraSource: FrameSource {
             let image = buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 ? nil : copyFrame(in: buffer)
             let timestamp = buffer.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
                 ? Double(buffer.timestamp.tv_sec) + Double(buffer.timestamp.tv_usec) / 1e6 : clock()
+            // libv4l2 drops a frame it cannot decode and hands over the next one; the driver drops frames
+            // when no buffer is free. Either way the driver's numbering shows the gap.
+            if let last = driverSequence, buffer.sequence > last &+ 1 {
+                let first = last + 1, missing = buffer.sequence - first
+                skipped.append(ImageError(.corrupt, path: "\(device) frame \(missing == 1 ? "\(first)" : "\(first)-\(buffer.sequence - 1)")",
+                                          "never delivered (dropped by the driver, or libv4l2 could not decode it)"))
+            }
+            driverSequence = buffer.sequence
             // Requeue before anything else, so the driver always has buffers to fill.
             do { try system.ioctl(descriptor, CV4L2_VIDIOC_QBUF, &buffer) } catch {
                 deferredError = CaptureError.during("VIDIOC_QBUF", device, error)
                 if image == nil { throw deferredError! }
             }
             guard let image else {
-                skipped.append(ImageError(.corrupt, path: "\(device) frame \(buffer.sequence)", "the driver marked the buffer corrupt"))
+                skipped.append(ImageError(.corrupt, path: "\(device) frame \(driverSequence!)", "the driver marked the buffer corrupt"))
                 continue
             }
             defer { sequence += 1 }

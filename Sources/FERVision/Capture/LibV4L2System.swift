@@ -7,7 +7,10 @@ public final class LibV4L2System: VideoDeviceSystem {
     public init() {}
 
     /// Opens the node and checks it is a V4L2 device before libv4l2 takes it over: libv4l2 would print
-    /// its own message for a file that is not one, and we give a clearer one.
+    /// its own message for a file that is not one, and we give a clearer one. Nodes that cannot capture
+    /// video (a UVC camera's metadata node, /dev/video1 on most laptops) or have no format to report stay
+    /// with the kernel: libv4l2 would print "error getting pixformat" for them, and the caller refuses
+    /// them in its own words.
     public func open(_ path: String) throws(SystemCallError) -> Int32 {
         let descriptor = Glibc.open(path, O_RDWR | O_NONBLOCK)
         guard descriptor >= 0 else { throw SystemCallError(errno) }
@@ -17,6 +20,12 @@ public final class LibV4L2System: VideoDeviceSystem {
             Glibc.close(descriptor)
             throw SystemCallError(code)
         }
+        let caps = capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? capability.device_caps : capability.capabilities
+        // libv4l2 passes calls on descriptors it does not manage straight to the kernel.
+        guard caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0 else { return descriptor }
+        var format = v4l2_format()
+        format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        guard CV4L2_kernel_ioctl(descriptor, CV4L2_VIDIOC_G_FMT, &format) == 0 else { return descriptor }
         guard v4l2_fd_open(descriptor, 0) >= 0 else {
             let code = errno
             Glibc.close(descriptor)

@@ -21,7 +21,7 @@ struct Camera: ParsableCommand {
     @Option(help: ArgumentHelp("The camera's device node.", valueName: "path"))
     var device = "/dev/video0"
 
-    @Option(help: ArgumentHelp("Frame size; the camera's nearest is used.", valueName: "WxH"))
+    @Option(help: ArgumentHelp("Frame size to ask for; the size granted is noted (for a USB camera libv4l2 gives its largest size within this, or scales one down).", valueName: "WxH"))
     var size = "640x480"
 
     @Option(help: "Frame rate to ask the camera for (default: the camera's own).")

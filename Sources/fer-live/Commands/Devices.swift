@@ -5,17 +5,22 @@ import Foundation
 /// `fer-live devices`: the video devices and what each offers.
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the video devices (/dev/video*): name, driver, whether they capture, formats and frame sizes.",
+        abstract: "List the video devices (/dev/video*, or the nodes given): name, driver, whether they capture, formats and frame sizes.",
         discussion: """
             Formats marked "converted" are produced by libv4l2 from what the camera sends. Use a node that \
             captures with `fer-live camera --device PATH`.
             """)
 
+    @Argument(help: ArgumentHelp("Device nodes to describe (default: every /dev/video*).", valueName: "node"))
+    var nodes: [String] = []
+
     @Flag(help: "Print one JSON object per device instead of text.")
     var json = false
 
     func run() throws {
-        let devices = DeviceList.describeAll()
+        let devices = nodes.isEmpty ? DeviceList.describeAll() : nodes.map { node in
+            (node, Result { () throws(CaptureError) in try DeviceList.describe(node) })
+        }
         if devices.isEmpty {
             if !json { print("no video devices (/dev/video*) found: is a camera plugged in? `fer-live replay DIR` runs on recorded frames") }
             return

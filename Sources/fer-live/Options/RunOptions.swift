@@ -50,8 +50,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Save the window to this PNG after --frames frames, then stop.", valueName: "file"))
     var screenshot: String?
 
-    @Option(help: "Frames to show before --screenshot is taken.")
-    var frames = 1
+    @Option(help: "Stop after this many frames (with --screenshot: save the window at that frame; default 1 there).")
+    var frames: Int?
 
     @Option(help: ArgumentHelp("TrueType font for the window's text (default: DejaVu Sans from fonts-dejavu-core, or $FER_LIVE_FONT).",
                                valueName: "file"))
@@ -62,7 +62,7 @@ struct RunOptions: ParsableArguments {
 
     func validate() throws {
         guard (1...256).contains(threads) else { throw ValidationError("--threads takes 1...256") }
-        guard (1...1_000_000).contains(frames) else { throw ValidationError("--frames takes 1...1000000") }
+        if let frames, !(1...100_000_000).contains(frames) { throw ValidationError("--frames takes 1...100000000") }
         guard smoothing > 0, smoothing <= 1 else { throw ValidationError("--smoothing takes a weight in (0, 1]") }
         guard hysteresis >= 0, hysteresis < 1 else { throw ValidationError("--hysteresis takes a probability in [0, 1)") }
         if screenshot != nil, headless { throw ValidationError("--screenshot needs the window: drop --headless") }
