@@ -30,6 +30,8 @@ let package = Package(
             // library in debug builds too, so `swift test` exercises real shapes quickly.
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
+        // Test doubles (the in-memory V4L2 driver): for the tests only, never in a product.
+        .target(name: "FERVisionTesting", dependencies: ["FERVision", "CV4L2"]),
         // The live window (SDL2 + SDL2_ttf): overlay layout, drawing, keys, the main-thread loop.
         .target(name: "FERWindow", dependencies: ["FERVision", "CSDL2"]),
         .executableTarget(
@@ -38,7 +40,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FERVisionTests",
-            dependencies: ["FERVision", "CV4L2", "CSDL2", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["FERVision", "FERVisionTesting", "CV4L2", "CSDL2", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

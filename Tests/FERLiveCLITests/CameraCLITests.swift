@@ -2,8 +2,8 @@ import FERVision
 import Foundation
 import XCTest
 
-/// `fer-live camera` and `fer-live devices` as a user runs them; the camera is the in-memory V4L2
-/// driver serving recorded frames (no machine here has a webcam).
+/// `fer-live camera` and `fer-live devices` on what a machine without a webcam has; the camera itself,
+/// through libv4l2, is EmulatedWebcamCLITests.
 final class CameraCLITests: XCTestCase {
     private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
     private var folder: URL!
@@ -20,30 +20,6 @@ final class CameraCLITests: XCTestCase {
     }
 
     override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
-
-    func testUnpluggedCameraStopsFlushesAndSummarizes() throws {
-        let output = folder.appendingPathComponent("live.jsonl"), report = folder.appendingPathComponent("latency.json")
-        let recording = folder.appendingPathComponent("recorded")
-        let run = try CLIRunner.run(["camera", "--simulate-frames", frames.path, "--simulate-unplug-after", "24", "--fps", "60",
-                                     "--size", "160x120", "--headless", "--model", model, "--output", output.path,
-                                     "--latency-report", report.path, "--record", recording.path])
-        XCTAssertEqual(run.status, 1, "a lost camera ends the run with an error")
-        XCTAssert(run.stderr.contains("captured"), "the summary is printed: \(run.stderr)")
-        let errors = run.errorLines.filter { $0.hasPrefix("fer-live:") }
-        XCTAssertEqual(errors.count, 1, run.stderr)
-        XCTAssert(errors.first?.contains("disconnected") == true, run.stderr)
-
-        let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
-        for line in lines { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8)), "a broken line: \(line)") }
-        let latency = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])
-        let dropped = try XCTUnwrap(latency["dropped"] as? Int)
-        XCTAssertEqual(lines.count + dropped, 24, "every captured frame is written or counted as dropped")
-        XCTAssertGreaterThan(lines.count, 0)
-        // The recording replays: as many frames as were delivered, with their capture times.
-        let recorded = try FrameDirectorySource(directory: recording.path)
-        XCTAssertEqual(recorded.files.count, lines.count)
-        XCTAssertEqual(recorded.recordedTimestamps?.count, lines.count)
-    }
 
     func testMissingDeviceSuggestsDevicesAndReplay() throws {
         let run = try CLIRunner.run(["camera", "--device", "/dev/video-fer-live-none", "--headless", "--model", model])

@@ -259,17 +259,22 @@ final class EmulatedWebcamCLITests: XCTestCase {
     }
 
     /// Unplugged mid-stream: everything captured before is written, the summary printed, one line with
-    /// the hint, exit 1.
+    /// the hint, exit 1; the recording holds every frame delivered, with its capture time.
     func testUnplugMidStreamFlushesAndSaysSo() throws {
         let output = folder.appendingPathComponent("unplug.jsonl"), report = folder.appendingPathComponent("unplug.json")
-        let result = try run(camera(["--crop", "center"], output: output, report: report), fault: "unplug:10")
+        let recording = folder.appendingPathComponent("recorded")
+        let result = try run(camera(["--crop", "center", "--record", recording.path], output: output, report: report), fault: "unplug:10")
         XCTAssertEqual(result.status, 1)
         XCTAssert(result.stderr.contains("captured"), "the summary: \(result.stderr)")
         let errors = result.errorLines.filter { $0.hasPrefix("fer-live: ") }
         XCTAssertEqual(errors.count, 1, result.stderr)
         XCTAssert(errors.first?.contains("disconnected") == true, result.stderr)
         let dropped = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])?["dropped"] as? Int)
-        XCTAssertEqual(try records(output).count + dropped, 10, "every frame before the unplug, written or counted")
+        let written = try records(output).count
+        XCTAssertEqual(written + dropped, 10, "every frame before the unplug, written or counted")
+        let recorded = try FrameDirectorySource(directory: recording.path)
+        XCTAssertEqual(recorded.files.count, written)
+        XCTAssertEqual(recorded.recordedTimestamps?.count, written)
     }
 
     /// The window under Xvfb on the emulated camera: a screenshot with the face boxes.

@@ -3,7 +3,7 @@ import FERWindow
 import Foundation
 import XCTest
 
-/// The live window under Xvfb: a replay and a simulated camera drawn, saved with --screenshot, and the
+/// The live window under Xvfb: a replay drawn, saved with --screenshot, and the
 /// pixels checked against the overlay layout and the run's own results.
 final class WindowCLITests: XCTestCase {
     private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
@@ -82,18 +82,6 @@ final class WindowCLITests: XCTestCase {
         // The third frame shown is frame 2 (lossless replay shows every frame in order).
         let record = try XCTUnwrap(try records(output).first { $0["frame"] as? Int == 2 })
         try checkScreenshot(shot, record: record, frameIndex: 2)
-    }
-
-    func testCameraWindowAgainstTheSimulatedDevice() throws {
-        let shot = folder.appendingPathComponent("camera.png"), output = folder.appendingPathComponent("camera.jsonl")
-        let run = try runInXvfb(["camera", "--simulate-frames", frames.path, "--size", "\(Self.width)x\(Self.height)", "--fps", "30",
-                                 "--model", model, "--crop", "center", "--screenshot", shot.path, "--frames", "4", "--output", output.path])
-        XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssert(run.stderr.contains("captured"), run.stderr)
-        let image = try ImageDecoder.decode(contentsOf: shot.path)
-        let layout = OverlayLayout(frameWidth: Self.width, frameHeight: Self.height, classCount: 7)
-        XCTAssertEqual([image.width, image.height], [layout.canvasWidth, layout.canvasHeight])
-        XCTAssertGreaterThanOrEqual(try records(output).count, 4)
     }
 
     /// Real key presses (xdotool through the X server): s saves a screenshot, r starts and stops a

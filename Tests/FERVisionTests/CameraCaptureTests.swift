@@ -1,5 +1,6 @@
 import CV4L2
 @testable import FERVision
+import FERVisionTesting
 import Foundation
 import XCTest
 

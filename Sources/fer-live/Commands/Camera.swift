@@ -34,9 +34,6 @@ struct Camera: ParsableCommand {
     @OptionGroup var runOptions: RunOptions
     @OptionGroup(title: "Faces") var faces: FaceOptions
 
-    @Option(help: .hidden) var simulateFrames: String?
-    @Option(help: .hidden) var simulateUnplugAfter: Int?
-
     func validate() throws {
         guard parsedSize != nil else { throw ValidationError("--size takes WIDTHxHEIGHT, such as 640x480") }
         if let fps, !(fps > 0 && fps <= 1000) { throw ValidationError("--fps takes a rate in (0, 1000]") }
@@ -55,27 +52,12 @@ struct Camera: ParsableCommand {
             let (width, height) = parsedSize!
             let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
-            let camera = try CameraSource(settings: settings, system: try simulatedCamera(width: width, height: height) ?? LibV4L2System())
+            let camera = try CameraSource(settings: settings, system: LibV4L2System())
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")
             try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: faces.locator(threads: runOptions.threads, lossless: false), policy: .latestOnly, pacing: .live,
                         frameSize: (camera.format.width, camera.format.height),
                         heading: { frames, _ in "captured \(frames) frames from \(device) (\(camera.format))" }).run()
         }
-    }
-
-    /// The in-memory V4L2 driver serving a frame directory in a loop at the camera's pace: the camera
-    /// path end to end without hardware (for tests and demos).
-    private func simulatedCamera(width: Int, height: Int) throws -> SimulatedCamera? {
-        guard let directory = simulateFrames else { return nil }
-        let files = try FrameDirectorySource(directory: directory).files
-        let frames = try files.map { try ImageDecoder.decode(contentsOf: "\(directory)/\($0)") }
-        let simulated = SimulatedCamera(path: device, formats: [.init(.yuv420, sizes: [(width, height)])]) { index, _, _ in
-            frames[index % frames.count]
-        }
-        simulated.paced = true
-        simulated.maxFrameRate = fps ?? 30
-        if let simulateUnplugAfter { simulated.unplug(afterFrames: simulateUnplugAfter) }
-        return simulated
     }
 }

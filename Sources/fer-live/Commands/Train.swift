@@ -82,7 +82,8 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue from this checkpoint (its settings are used).", valueName: "checkpoint"))
     var resume: String?
 
-    @Option(help: .hidden)
+    @Option(help: ArgumentHelp("Channels of the four stages (default 64,128,256,512, the recipe's): a narrower network is faster on a small CPU and less accurate.",
+                               valueName: "a,b,c,d"))
     var widths: String?
 
     func validate() throws {

@@ -1,8 +1,9 @@
 import CV4L2
+import FERVision
 import Foundation
 
-/// An in-memory V4L2 capture driver, for running capture without hardware: tests, and `fer-live camera`
-/// against recorded frames.
+/// An in-memory V4L2 capture driver, for testing capture without hardware. Test support only: it lives
+/// outside the FERVision product, and the shipped binary never links it.
 ///
 /// It behaves like a driver as the V4L2 specification describes one: it answers QUERYCAP, ENUM_FMT,
 /// ENUM_FRAMESIZES, S_FMT (adjusting the size to the nearest it has), S_PARM/G_PARM, REQBUFS, QUERYBUF,
@@ -318,7 +319,9 @@ public final class SimulatedCamera: VideoDeviceSystem {
         entry.queued = false
         write(image, into: entry.memory)
         let now = clock()
-        var filled = CameraSource.emptyBuffer()
+        var filled = v4l2_buffer()
+        filled.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
+        filled.memory = V4L2_MEMORY_MMAP.rawValue
         filled.index = UInt32(index)
         filled.bytesused = UInt32(imageSize)
         filled.field = V4L2_FIELD_NONE.rawValue
