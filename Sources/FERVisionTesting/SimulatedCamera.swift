@@ -94,7 +94,7 @@ public final class SimulatedCamera: VideoDeviceSystem {
     ///   when there are no more (the driver then has nothing to deliver, as a camera with its lens covered).
     public init(path: String = "/dev/video0",
                 formats: [Format] = [Format(.yuv420, sizes: [(640, 480), (320, 240), (1280, 720)])],
-                clock: @escaping () -> Double = FramePipeline.monotonicSeconds,
+                clock: @escaping () -> Double = MonotonicClock.seconds,
                 frames: @escaping (_ index: Int, _ width: Int, _ height: Int) -> ByteImage?) {
         self.path = path
         self.formats = formats

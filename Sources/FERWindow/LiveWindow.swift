@@ -28,7 +28,7 @@ public final class LiveWindow: FrameDisplay {
         /// Save the window to this PNG after `screenshotAfterFrames` frames, then end the run.
         public var screenshotPath: String?
         public var screenshotAfterFrames = 1
-        /// The font; nil searches the usual places (`FontLocator`).
+        /// The font; nil searches the usual places (`FontFiles`).
         public var fontPath: String?
         public init() {}
     }
@@ -70,10 +70,10 @@ public final class LiveWindow: FrameDisplay {
     /// Opens the window (sized for `frameWidth` x `frameHeight` frames until the first frame says
     /// otherwise), with room in the panel for `faceSlots` faces.
     public init(frameWidth: Int = 640, frameHeight: Int = 480, classCount: Int = 7, faceSlots: Int = 1, options: Options = Options(),
-                clock: @escaping () -> Double = FramePipeline.monotonicSeconds) throws(WindowError) {
+                clock: @escaping () -> Double = MonotonicClock.seconds) throws(WindowError) {
         layout = OverlayLayout(frameWidth: frameWidth, frameHeight: frameHeight, classCount: classCount, faceSlots: faceSlots)
         window = try SDLWindow(title: options.title, width: layout.canvasWidth, height: layout.canvasHeight,
-                               fontPath: options.fontPath ?? FontLocator.locate())
+                               fontPath: options.fontPath ?? FontFiles.locate())
         hasText = window.canDrawText
         self.options = options
         self.classCount = classCount

@@ -14,7 +14,7 @@ final class FaceCLITests: XCTestCase {
 
     override func setUpWithError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
-        try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        try XCTSkipIf(CascadeFiles.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
         let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("shared/data/fer2013/test").path
         try XCTSkipUnless(FileManager.default.fileExists(atPath: data), "FER2013 is not at \(data): skipping")
@@ -31,7 +31,7 @@ final class FaceCLITests: XCTestCase {
             let face = Array(test.image(index))
             for y in 0..<box.height { for x in 0..<box.width { pixels[(box.y + y) * 640 + box.x + x] = face[(y / 3) * 48 + x / 3] } }
         }
-        let finder = FaceFinder(detector: try CascadeDetector(contentsOf: CascadeLocator.locate()!))
+        let finder = FaceFinder(detector: try CascadeDetector(contentsOf: CascadeFiles.locate()!))
         var pixels = background, candidates = test.labels.indices.filter { test.labels[$0] == happy }.makeIterator()
         for box in placed {
             while let index = candidates.next() {

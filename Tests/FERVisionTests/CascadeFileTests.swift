@@ -104,7 +104,7 @@ final class CascadeFileTests: XCTestCase {
     }
 
     func testOpenCVsFrontalFaceCascadesLoad() throws {
-        let haar = try XCTUnwrap(CascadeLocator.locate(), "")
+        let haar = try XCTUnwrap(CascadeFiles.locate(), "")
         try XCTSkipUnless(FileManager.default.fileExists(atPath: haar), "no opencv-data: skipping")
         let cascade = try Cascade.load(contentsOf: haar)
         XCTAssertEqual(cascade.stageCount, 25)

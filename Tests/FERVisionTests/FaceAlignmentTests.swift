@@ -82,7 +82,7 @@ final class FaceAlignmentTests: XCTestCase {
     /// On FER2013's own faces the eyes are found near where the framing says they are, and a face-sized
     /// picture is the face.
     func testEyesOnFER2013FacesSitNearTheMeasuredFraming() throws {
-        guard let path = CascadeLocator.locateEyes() else { throw XCTSkip("no eye cascade (apt-get install opencv-data): skipping") }
+        guard let path = CascadeFiles.locateEyes() else { throw XCTSkip("no eye cascade (apt-get install opencv-data): skipping") }
         let finder = try EyeFinder(contentsOf: path)
         let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
         var found = 0, near = 0

@@ -5,12 +5,12 @@ import XCTest
 /// The cascade detector on real faces (FER2013 faces placed in composed frames), and its building blocks.
 final class FaceDetectionTests: XCTestCase {
     static func defaultCascade() throws -> CascadeDetector {
-        let path = try XCTUnwrap(CascadeLocator.locate(), "")
+        let path = try XCTUnwrap(CascadeFiles.locate(), "")
         return try CascadeDetector(contentsOf: path)
     }
 
     private func detectorOrSkip() throws -> CascadeDetector {
-        try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        try XCTSkipIf(CascadeFiles.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
         return try Self.defaultCascade()
     }
 
@@ -42,14 +42,14 @@ final class FaceDetectionTests: XCTestCase {
         let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
         var full = 0, near = 0, fullTime = 0.0, nearTime = 0.0
         for scene in FaceScenes.compose(count: 40, from: test, seed: 21) {
-            var start = FramePipeline.monotonicSeconds()
+            var start = MonotonicClock.seconds()
             let everywhere = finder.faces(in: scene.image)
-            fullTime += FramePipeline.monotonicSeconds() - start
+            fullTime += MonotonicClock.seconds() - start
             // Last frame's boxes: this frame's, moved a little, as a face does between frames.
             let previous = everywhere.map { PixelRect(x: $0.x + 6, y: $0.y - 4, width: $0.width, height: $0.height) }
-            start = FramePipeline.monotonicSeconds()
+            start = MonotonicClock.seconds()
             let again = finder.faces(in: scene.image, near: previous)
-            nearTime += FramePipeline.monotonicSeconds() - start
+            nearTime += MonotonicClock.seconds() - start
             full += everywhere.count
             near += FaceScenes.matches(again, everywhere, threshold: 0.5)
         }
@@ -59,7 +59,7 @@ final class FaceDetectionTests: XCTestCase {
 
     /// The LBP path (local binary patterns, category subsets) on the same kind of frames.
     func testLBPCascadeFindsFacesToo() throws {
-        let haar = try XCTUnwrap(CascadeLocator.locate() ?? nil, "no face cascade (apt-get install opencv-data)")
+        let haar = try XCTUnwrap(CascadeFiles.locate() ?? nil, "no face cascade (apt-get install opencv-data)")
         let path = (haar as NSString).deletingLastPathComponent + "/../lbpcascades/lbpcascade_frontalface_improved.xml"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "no LBP cascade at \(path): skipping")
         let finder = FaceFinder(detector: try CascadeDetector(contentsOf: path), searchWidth: nil)

@@ -46,7 +46,7 @@ final class FaceTrackerTests: XCTestCase {
     }
 
     func testRealFaceMovingAcrossFramesKeepsItsIndex() throws {
-        try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        try XCTSkipIf(CascadeFiles.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
         let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
         let finder = FaceFinder(detector: try FaceDetectionTests.defaultCascade())
         let locator = CascadeFaceLocator(finder: finder)
@@ -69,7 +69,7 @@ final class FaceTrackerTests: XCTestCase {
     /// Live tracking: a second face that comes into view in a new place is found by the next whole-frame
     /// search, at most `interval` frames later, and gets its own index; when it leaves, it is dropped.
     func testLiveScheduleFindsANewFaceWithinItsInterval() throws {
-        try XCTSkipIf(CascadeLocator.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        try XCTSkipIf(CascadeFiles.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
         let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
         let finder = FaceFinder(detector: try FaceDetectionTests.defaultCascade())
         let happy = test.labels.indices.filter { test.labels[$0] == test.classNames.firstIndex(of: "happy")! }

@@ -66,7 +66,7 @@ public final class CameraSource: FrameSource {
     /// Opens the device, checks that it captures video, negotiates format, size and rate, maps the
     /// buffers and starts streaming. Every failure releases what was acquired and names the device.
     public init(settings: CaptureSettings, system: VideoDeviceSystem = LibV4L2System(),
-                clock: @escaping () -> Double = FramePipeline.monotonicSeconds) throws(CaptureError) {
+                clock: @escaping () -> Double = MonotonicClock.seconds) throws(CaptureError) {
         let device = settings.device
         let descriptor: Int32
         do { descriptor = try system.open(device) } catch { throw CaptureError.opening(device, error) }

@@ -44,7 +44,7 @@ public struct EyeFinder: Sendable {
 
     public init(detector: CascadeDetector) { self.detector = detector }
 
-    /// Loads the eye cascade file (see `CascadeLocator.locateEyes`).
+    /// Loads the eye cascade file (see `CascadeFiles.locateEyes`).
     public init(contentsOf path: String) throws(CascadeError) {
         self.init(detector: try CascadeDetector(contentsOf: path))
     }

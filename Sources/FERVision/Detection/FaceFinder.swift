@@ -80,25 +80,3 @@ public struct FaceFinder: Sendable {
         faces.sorted { ($0.box.width * $0.box.height, -$0.box.x) > ($1.box.width * $1.box.height, -$1.box.x) }
     }
 }
-
-extension PixelRect {
-    /// Intersection over union with another rectangle (0 when they do not overlap).
-    public func overlap(with other: PixelRect) -> Double {
-        let width = max(0, min(x + self.width, other.x + other.width) - max(x, other.x))
-        let height = max(0, min(y + self.height, other.y + other.height) - max(y, other.y))
-        let intersection = width * height
-        guard intersection > 0 else { return 0 }
-        return Double(intersection) / Double(self.width * self.height + other.width * other.height - intersection)
-    }
-
-    /// The square around this box grown by `margin` (a fraction of its side) on every side, moved to lie
-    /// inside a `width` x `height` frame where it fits, else clamped.
-    public func squareCrop(margin: Double, frameWidth width: Int, frameHeight height: Int) -> PixelRect {
-        let side = Int((Double(max(self.width, self.height)) * (1 + 2 * margin)).rounded())
-        let fitted = min(side, width, height)
-        let centerX = x + self.width / 2, centerY = y + self.height / 2
-        let left = min(max(0, centerX - fitted / 2), width - fitted)
-        let top = min(max(0, centerY - fitted / 2), height - fitted)
-        return PixelRect(x: left, y: top, width: fitted, height: fitted)
-    }
-}

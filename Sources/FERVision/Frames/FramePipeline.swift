@@ -117,7 +117,7 @@ public final class FramePipeline {
     public init(source: FrameSource, classifier: EmotionClassifier, locator: FaceLocator = CenterCropLocator(),
                 sinks: [FrameSink], display: FrameDisplay? = nil,
                 policy: Policy, pacing: Pacing, smoother: LabelSmoother = LabelSmoother(), predict: ((Tensor) -> [EmotionPrediction])? = nil,
-                clock: @escaping () -> Double = FramePipeline.monotonicSeconds) {
+                clock: @escaping () -> Double = MonotonicClock.seconds) {
         self.source = source
         self.locator = locator
         self.preprocessor = classifier.preprocessor
@@ -129,13 +129,6 @@ public final class FramePipeline {
         self.pacing = pacing
         self.smoother = smoother
         self.clock = clock
-    }
-
-    /// Seconds on CLOCK_MONOTONIC, the clock V4L2 stamps camera buffers with.
-    public static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// Asks the run to end: capture stops, frames already captured are delivered, sinks are flushed.

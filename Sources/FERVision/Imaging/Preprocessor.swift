@@ -1,28 +1,3 @@
-/// A rectangle in image pixels: origin at the top-left corner, y down.
-public struct PixelRect: Equatable, Hashable, Sendable {
-    public var x: Int, y: Int, width: Int, height: Int
-
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-
-    /// The largest square centered in a `width` x `height` image (odd leftovers go right and down).
-    public static func centerSquare(width: Int, height: Int) -> PixelRect {
-        let side = min(width, height)
-        return PixelRect(x: (width - side) / 2, y: (height - side) / 2, width: side, height: side)
-    }
-
-    /// The part of this rectangle inside a `width` x `height` image (possibly empty).
-    public func clamped(toWidth width: Int, height: Int) -> PixelRect {
-        let left = max(0, x), top = max(0, y)
-        let right = min(width, x + self.width), bottom = min(height, y + self.height)
-        return PixelRect(x: left, y: top, width: max(0, right - left), height: max(0, bottom - top))
-    }
-}
-
 /// The one path from an image to the network's input, shared by classification, replay, live capture
 /// and training, so a model sees the same pixels everywhere:
 /// 8-bit grayscale -> crop (center square by default) -> area-averaging resize to `inputSize`

@@ -1,16 +1,5 @@
 import Foundation
 
-/// Why a dataset could not be used. One line naming the folder (or file).
-public struct DatasetError: Error, CustomStringConvertible, Equatable {
-    public let path: String
-    public let detail: String
-    public init(path: String, _ detail: String) {
-        self.path = path
-        self.detail = detail
-    }
-    public var description: String { "\(path): \(detail)" }
-}
-
 /// One split of an ImageFolder dataset (`split/<class>/<image>`), decoded once through the shared
 /// preprocessing path (grayscale, center square, area resize) and held as 8-bit pixels.
 ///

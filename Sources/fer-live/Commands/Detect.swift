@@ -58,12 +58,12 @@ struct Detect: ParsableCommand {
                     failed = true
                     continue
                 }
-                let start = FramePipeline.monotonicSeconds()
+                let start = MonotonicClock.seconds()
                 let faces: [FaceDetection] = FaceImage.isFaceCrop(image)
                     ? [FaceDetection(box: PixelRect(x: 0, y: 0, width: image.width, height: image.height), neighbors: 0)]
                     : searchWidth > 0 ? finder.detections(in: image) : detector.detect(image, parameters: detection.parameters)
                 let found = faces.map { (face: $0, eyes: eyeFinder?.eyes(in: image, face: $0.box)) }
-                let milliseconds = (FramePipeline.monotonicSeconds() - start) * 1000
+                let milliseconds = (MonotonicClock.seconds() - start) * 1000
                 if let crops {
                     for (n, item) in found.enumerated() {
                         try saveCrop(image, aligner.crop(face: item.face.box, in: image).crop, to: "\(crops)/\(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)-face\(n).png")

@@ -37,7 +37,7 @@ struct DetectionOptions: ParsableArguments {
 
     /// The eye finder on the eye cascade named or found; a missing one is an error naming what to install.
     func loadEyeFinder() throws -> EyeFinder {
-        guard let path = eyeCascade ?? CascadeLocator.locateEyes() else {
+        guard let path = eyeCascade ?? CascadeFiles.locateEyes() else {
             throw CommandFailure("no eye cascade found: install opencv-data (sudo apt-get install opencv-data) or pass --eye-cascade FILE")
         }
         return try EyeFinder(contentsOf: path)
@@ -45,7 +45,7 @@ struct DetectionOptions: ParsableArguments {
 
     /// The cascade named or found; a missing one is an error naming where it was looked for.
     func loadDetector() throws -> CascadeDetector {
-        guard let path = cascade ?? CascadeLocator.locate() else {
+        guard let path = cascade ?? CascadeFiles.locate() else {
             throw CommandFailure("no face cascade found: install opencv-data (sudo apt-get install opencv-data) or pass --cascade FILE")
         }
         return try CascadeDetector(contentsOf: path)

@@ -30,7 +30,7 @@ struct LiveRun {
         sinks.append(timeline)
         if let annotate = options.annotate {
             sinks.append(try AnnotatedVideoWriter(path: annotate, classCount: classifier.classNames.count, faceSlots: locator.faceSlots,
-                                                  fontPath: options.font ?? FontLocator.locate()))
+                                                  fontPath: options.font ?? FontFiles.locate()))
         }
         for path in [options.latencyReport, options.latencyPlot, options.screenshot, options.timeline, options.summary].compactMap({ $0 }) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CommandFailure("\(path): cannot be written") }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Finds OpenCV's cascades at run time, from Debian's opencv-data: the frontal face cascade that finds
 /// faces, and the eye cascade that aligns them.
-public enum CascadeLocator {
+public enum CascadeFiles {
     /// Overrides the search with a face cascade file of the user's.
     public static let environmentVariable = "FER_LIVE_CASCADE"
     /// Overrides the search with an eye cascade file of the user's.

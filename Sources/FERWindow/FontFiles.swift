@@ -1,7 +1,7 @@
 import Foundation
 
 /// Finds a TrueType font at run time: DejaVu Sans from fonts-dejavu-core, where each distribution puts it.
-public enum FontLocator {
+public enum FontFiles {
     /// Overrides the search with a font file of the user's.
     public static let environmentVariable = "FER_LIVE_FONT"
 
