@@ -113,33 +113,31 @@ public final class ResNet9: @unchecked Sendable {
         let side = inputSize, channels = architecture.inputChannels
         let (x, a, b, c, d) = (workspace.input, workspace.buffers[0], workspace.buffers[1], workspace.buffers[2], workspace.buffers[3])
         transposeToChannelMajor(input, images: n, channels: channels, plane: side * side, into: x)
-        let conv = convolutions
-        var s = side
-        // conv1
-        convolve(conv[0], x, images: n, side: s, into: a, workspace: workspace)
-        biasReLU(conv[0], a, planeLength: n * s * s, workers: workspace.workers)
-        // conv2 (pool) -> b
-        convolveBiasReLUPool(conv[1], a, images: n, side: s, into: b, workspace: workspace); s /= 2
-        // res1: c = relu(res1.1(relu(res1.0(b)))) + b
-        convolve(conv[2], b, images: n, side: s, into: a, workspace: workspace)
-        biasReLU(conv[2], a, planeLength: n * s * s, workers: workspace.workers)
-        convolve(conv[3], a, images: n, side: s, into: c, workspace: workspace)
-        biasReLU(conv[3], c, planeLength: n * s * s, addingSkip: b, workers: workspace.workers)
-        // conv3 (pool) -> a, conv4 (pool) -> b
-        convolveBiasReLUPool(conv[4], c, images: n, side: s, into: a, workspace: workspace); s /= 2
-        convolveBiasReLUPool(conv[5], a, images: n, side: s, into: b, workspace: workspace); s /= 2
-        // res2: c = relu(res2.1(relu(res2.0(b)))) + b
-        convolve(conv[6], b, images: n, side: s, into: a, workspace: workspace)
-        biasReLU(conv[6], a, planeLength: n * s * s, workers: workspace.workers)
-        convolve(conv[7], a, images: n, side: s, into: c, workspace: workspace)
-        biasReLU(conv[7], c, planeLength: n * s * s, addingSkip: b, workers: workspace.workers)
+        // The blocks as the architecture lists them. Three activation buffers suffice: the current one,
+        // a skip input held for a residual, and the output being written.
+        let spare = [a, b, c], skipSources = architecture.skipSources
+        var current = x, held: [Int: UnsafeMutablePointer<Float>] = [:], s = side
+        for (index, block) in architecture.blocks.enumerated() {
+            if skipSources.contains(index) { held[index] = current }
+            let output = spare.first { $0 != current && !held.values.contains($0) }!
+            let layer = convolutions[index]
+            if block.pools {
+                convolveBiasReLUPool(layer, current, images: n, side: s, into: output, workspace: workspace); s /= 2
+            } else {
+                convolve(layer, current, images: n, side: s, into: output, workspace: workspace)
+                biasReLU(layer, output, planeLength: n * s * s, addingSkip: block.addsInputOf.map { held.removeValue(forKey: $0)! },
+                         workers: workspace.workers)
+            }
+            current = output
+        }
+        let scratch = spare.first { $0 != current }!
         // classifier: MaxPool2d(4) (floor) or the whole map's max -> flatten (PyTorch order c, y, x) -> linear
         let width = architecture.widths[3], kernel = architecture.classifierPoolKernel(inputSize: side)
         let pooled = s / kernel, pooledPlane = pooled * pooled, features = width * pooledPlane
-        maxPool(c, into: a, planes: width * n, height: s, width: s, kernel: kernel)
+        maxPool(current, into: scratch, planes: width * n, height: s, width: s, kernel: kernel)
         for image in 0..<n {
             for channel in 0..<width {
-                (d + image * features + channel * pooledPlane).update(from: a + (channel * n + image) * pooledPlane, count: pooledPlane)
+                (d + image * features + channel * pooledPlane).update(from: scratch + (channel * n + image) * pooledPlane, count: pooledPlane)
             }
         }
         let classes = architecture.classCount

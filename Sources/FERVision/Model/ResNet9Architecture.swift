@@ -21,6 +21,18 @@ public struct ResNet9Architecture: Equatable, Sendable {
         public let inChannels: Int
         public let outChannels: Int
         public let pools: Bool
+        /// The residual connection: this block's output (after its ReLU) adds the input of the block at
+        /// this index. nil for a plain block.
+        public let addsInputOf: Int?
+
+        init(name: String, inChannels: Int, outChannels: Int, pools: Bool, addsInputOf: Int? = nil) {
+            precondition(!(pools && addsInputOf != nil), "a residual block must keep its input's size")
+            self.name = name
+            self.inChannels = inChannels
+            self.outChannels = outChannels
+            self.pools = pools
+            self.addsInputOf = addsInputOf
+        }
     }
 
     public let inputChannels: Int
@@ -44,20 +56,24 @@ public struct ResNet9Architecture: Equatable, Sendable {
         self.classifierPooling = classifierPooling
     }
 
-    /// The eight blocks in forward order.
+    /// The eight blocks in forward order, with their residual connections: the one description that
+    /// inference, training and the state-dict layout all walk.
     public var blocks: [Block] {
         let w = widths
         return [
             Block(name: "conv1", inChannels: inputChannels, outChannels: w[0], pools: false),
             Block(name: "conv2", inChannels: w[0], outChannels: w[1], pools: true),
             Block(name: "res1.0", inChannels: w[1], outChannels: w[1], pools: false),
-            Block(name: "res1.1", inChannels: w[1], outChannels: w[1], pools: false),
+            Block(name: "res1.1", inChannels: w[1], outChannels: w[1], pools: false, addsInputOf: 2),
             Block(name: "conv3", inChannels: w[1], outChannels: w[2], pools: true),
             Block(name: "conv4", inChannels: w[2], outChannels: w[3], pools: true),
             Block(name: "res2.0", inChannels: w[3], outChannels: w[3], pools: false),
-            Block(name: "res2.1", inChannels: w[3], outChannels: w[3], pools: false),
+            Block(name: "res2.1", inChannels: w[3], outChannels: w[3], pools: false, addsInputOf: 6),
         ]
     }
+
+    /// The blocks whose input a later block adds (the residuals' skip sources).
+    public var skipSources: Set<Int> { Set(blocks.compactMap(\.addsInputOf)) }
 
     /// Every state-dict key with its shape, in PyTorch's `state_dict()` order.
     /// `num_batches_tracked` (an int64 scalar) is listed with `isInteger` set.

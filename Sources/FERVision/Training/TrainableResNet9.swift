@@ -35,6 +35,9 @@ public final class TrainableResNet9 {
     public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48) {
         self.architecture = architecture
         self.inputSize = inputSize
+        records = [BlockRecord](repeating: BlockRecord(), count: architecture.blocks.count)
+        residualSums = [[Float]](repeating: [], count: architecture.blocks.count)
+        inputGradients = [[Float]](repeating: [], count: architecture.blocks.count)
         var slots: [Slot] = [], offset = 0
         for (name, shape, isInteger) in architecture.parameterLayout
         where !isInteger && !name.hasSuffix("running_mean") && !name.hasSuffix("running_var") {
@@ -51,7 +54,7 @@ public final class TrainableResNet9 {
         }
         runningMeans = architecture.blocks.map { stateDict.tensor("\($0.name).1.running_mean")!.scalars }
         runningVariances = architecture.blocks.map { stateDict.tensor("\($0.name).1.running_var")!.scalars }
-        batchesTracked = Int(stateDict.tensor("conv1.1.num_batches_tracked")?.scalars.first ?? 0)
+        batchesTracked = Int(stateDict.tensor("\(architecture.blocks[0].name).1.num_batches_tracked")?.scalars.first ?? 0)
     }
 
     /// The range of the named parameter in the flat buffers.
@@ -90,10 +93,11 @@ public final class TrainableResNet9 {
 
     /// Every buffer a step fills is kept for the next one: allocating and first-touching the hundreds of
     /// megabytes a batch of 64 needs costs more (page faults, zeroing) than many layers' arithmetic.
-    private var records = [BlockRecord](repeating: BlockRecord(), count: 8)
-    /// Residual sums, the gradient at each block's input, and the gradients inside a block's backward.
-    private var residualSums: [[Float]] = [[], []]
-    private var inputGradients = [[Float]](repeating: [], count: 8)
+    private var records: [BlockRecord]
+    /// Residual sums (at the blocks that add one), the gradient at each block's input, and the gradients
+    /// inside a block's backward.
+    private var residualSums: [[Float]]
+    private var inputGradients: [[Float]]
     private let poolGradient = ScratchBuffer(), convolutionGradient = ScratchBuffer()
     /// The batch in channel-major order, and the gradient at the classifier's pooling input.
     private var channelMajorInput: [Float] = [], classifierGradient: [Float] = []
@@ -136,27 +140,27 @@ public final class TrainableResNet9 {
             transposeToChannelMajor(input.baseAddress!, images: n, channels: channels, plane: side * side, into: &x)
         }
 
+        let blocks = architecture.blocks, skipSources = architecture.skipSources
         var current = x, s = side
-        var skip: [Float] = []
-        for (b, block) in architecture.blocks.enumerated() {
-            if b == 2 || b == 6 { skip = current }            // input of res1 / res2
+        var skips: [Int: [Float]] = [:]                    // the inputs a residual adds later
+        for (b, block) in blocks.enumerated() {
+            if skipSources.contains(b) { skips[b] = current }
             var record = BlockRecord()
             swap(&record, &records[b])
             record.side = s
             record.input = current
             forwardBlock(b, block, &record, images: n, workers: workers)
             current = block.pools ? record.pooled : record.y
-            if b == 3 || b == 7 {
+            if let source = block.addsInputOf {
                 var sum: [Float] = []
-                swap(&sum, &residualSums[b / 4])
-                add(current, skip, into: &sum)
+                swap(&sum, &residualSums[b])
+                add(current, skips.removeValue(forKey: source)!, into: &sum)
                 current = sum
-                residualSums[b / 4] = sum
+                residualSums[b] = sum
             }
             if block.pools { s /= 2 }
             swap(&record, &records[b])
         }
-        skip = []
 
         // Classifier: max pooling (MaxPool2d(4), or the whole map) -> flatten -> (dropout) -> linear.
         let width = architecture.widths[3], kernel = architecture.classifierPoolKernel(inputSize: side)
@@ -212,12 +216,12 @@ public final class TrainableResNet9 {
         classifierGradient = dCurrent
 
         // Backward through the blocks; a residual's output gradient also flows to its skip input.
-        var dSkip: [Float] = []
-        for b in stride(from: 7, through: 0, by: -1) {
-            if b == 3 || b == 7 { dSkip = dCurrent }
-            var dInput = backwardBlock(b, architecture.blocks[b], records[b], dOutput: dCurrent, images: n,
+        var dSkips: [Int: [Float]] = [:]                   // keyed by the block whose input the skip was
+        for b in blocks.indices.reversed() {
+            if let source = blocks[b].addsInputOf { dSkips[source] = dCurrent }
+            var dInput = backwardBlock(b, blocks[b], records[b], dOutput: dCurrent, images: n,
                                        needsInputGradient: b > 0, workers: workers)
-            if b == 2 || b == 6 { for i in dInput.indices { dInput[i] += dSkip[i] } }
+            if let dSkip = dSkips.removeValue(forKey: b) { for i in dInput.indices { dInput[i] += dSkip[i] } }
             dCurrent = dInput
             records[b].input = []      // the previous block's output: it writes there again next step
         }
