@@ -188,22 +188,3 @@ private struct TileCursor {
         }
     }
 }
-
-/// Stores the first `count` lanes of `v` at `p` (all of them in one unaligned store when `count` covers them).
-@inline(__always)
-func store<Vector: SIMD>(_ v: Vector, to p: UnsafeMutablePointer<Float>, count: Int) where Vector.Scalar == Float {
-    if count == Vector.scalarCount {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self)
-    } else {
-        for lane in 0..<count { p[lane] = v[lane] }
-    }
-}
-
-/// Loads `count` floats from `p` into the first lanes (the rest zero), never reading past them.
-@inline(__always)
-func load<Vector: SIMD>(_ p: UnsafePointer<Float>, count: Int) -> Vector where Vector.Scalar == Float {
-    if count == Vector.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
-    var v = Vector()
-    for lane in 0..<count { v[lane] = p[lane] }
-    return v
-}

@@ -31,7 +31,7 @@ func batchNormReLUForward(
         var j = 0
         while j + 8 <= count {
             let v = vector(row, j) * scale + shift
-            store(v.replacing(with: 0, where: v .< 0), out + j)
+            store(v.replacing(with: 0, where: v .< 0), to: out + j)
             j += 8
         }
         while j < count { out[j] = max(0, row[j] * scale + shift); j += 1 }
@@ -70,7 +70,7 @@ func batchNormReLUBackward(
         let target = dz + c * count
         var j = 0
         while j + 8 <= count {
-            store(scale * (a8(j) - meanA - (vector(input, j) - m) * s * meanAX), target + j)
+            store(scale * (a8(j) - meanA - (vector(input, j) - m) * s * meanAX), to: target + j)
             j += 8
         }
         while j < count { target[j] = scale * (a(j) - meanA - (input[j] - m) * s * meanAX); j += 1 }
@@ -88,11 +88,9 @@ private func sumInDouble(_ count: Int, scalar: (Int) -> Double, vector: (Int) ->
     return total
 }
 
+/// Eight floats from `p + j` (the training kernels' vector width).
 @inline(__always)
-private func vector(_ p: UnsafePointer<Float>, _ j: Int) -> SIMD8<Float> { UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) }
-
-@inline(__always)
-private func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+private func vector(_ p: UnsafePointer<Float>, _ j: Int) -> SIMD8<Float> { load(p + j) }
 
 /// 2x2 max pooling (stride 2, floor), remembering which of the four won (the first maximum in row-major
 /// order, as PyTorch's CPU kernel picks) for backward.
