@@ -38,6 +38,9 @@ let package = Package(
             name: "fer-live",
             dependencies: ["FERVision", "FERWindow", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Fuzzing (tools/fuzz.sh builds it with libFuzzer); a plain build is its corpus runner.
+        .executableTarget(name: "fer-fuzz", dependencies: ["FERVision", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                          path: "Sources/FERFuzz"),
         .testTarget(
             name: "FERVisionTests",
             dependencies: ["FERVision", "FERVisionTesting", "CV4L2", "CSDL2", .product(name: "ZIPFoundation", package: "ZIPFoundation")],

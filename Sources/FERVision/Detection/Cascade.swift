@@ -77,6 +77,11 @@ public struct Cascade: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CascadeError(path: path, element: "", FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Reads a cascade from a file's bytes; `path` names it in errors.
+    public static func decode(_ data: Data, path: String) throws(CascadeError) -> Cascade {
         let root: XMLTreeElement
         do { root = try XMLTreeElement.parse(data) } catch { throw CascadeError(path: path, element: "", error.description) }
         return try CascadeReader(path: path).read(root)

@@ -97,7 +97,10 @@ struct LiveRun {
     }
 }
 
-/// SIGINT and SIGTERM for the whole process, handled on a Dispatch queue (not in signal context).
+/// The write end of SignalStopper's pipe: set once, before the signal handler that reads it exists.
+nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+
+/// SIGINT and SIGTERM for the whole process, handled on a thread of their own (not in signal context).
 ///
 /// Installed first thing in `main`. By default a signal ends the process at once with the usual status
 /// (128 + the signal), as without a handler. A streaming command calls `holdUntilStopIsSet()` before it
@@ -108,21 +111,37 @@ struct LiveRun {
 final class SignalStopper: @unchecked Sendable {
     static let shared = SignalStopper()
 
-    // Guarded by `lock`: set from the main thread, read from the signal queue.
+    // Guarded by `lock`: set from the main thread, read from the signal thread.
     private let lock = NSLock()
     private var action: (() -> Void)?
     private var holding = false
     private var signals = 0
-    private var sources: [DispatchSourceSignal] = []
 
-    /// Takes SIGINT and SIGTERM over; call once, early.
+    /// Takes SIGINT and SIGTERM over; call once, first thing in `main`. The handler only writes the
+    /// signal's number to a pipe (all a handler may safely do), and a thread of its own reads the pipe
+    /// and acts. Whichever thread the kernel picks (OpenBLAS starts its threads before `main`), the
+    /// signal arrives. (A Dispatch signal source over SIG_IGN lost signals that landed in such a thread,
+    /// and a replay then ran on after SIGTERM.)
     func install() {
-        sources = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [unowned self] in received(number) }
-            source.resume()
-            return source
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return }   // the default actions stay: a signal ends fer-live at once
+        signalPipeWriteEnd = ends[1]
+        _ = fcntl(ends[1], F_SETFL, O_NONBLOCK)
+        let readEnd = ends[0]
+        let reader = Thread { [unowned self] in
+            while true {
+                var number: UInt8 = 0
+                let count = read(readEnd, &number, 1)
+                if count == 1 { received(Int32(number)) } else if count < 0, errno != EINTR { return }
+            }
+        }
+        reader.name = "fer-live signals"
+        reader.start()
+        for number in [SIGINT, SIGTERM] {
+            _ = signal(number) { number in
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(signalPipeWriteEnd, &byte, 1)
+            }
         }
     }
 
