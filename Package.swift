@@ -51,5 +51,5 @@ let package = Package(
             dependencies: ["fer-live", "FERVision", "FERWindow"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

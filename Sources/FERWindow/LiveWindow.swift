@@ -85,6 +85,9 @@ public final class LiveWindow: FrameDisplay {
     /// has returned, with the window closed. Keys act through `controls`.
     public func run(controls: WindowControls, work: @escaping () -> Void) {
         let finished = DispatchSemaphore(value: 0)
+        // `work` runs on the new thread only; whatever it writes, its caller reads after `run` returns,
+        // which the semaphore orders after `work` has returned.
+        nonisolated(unsafe) let work = work
         let thread = Thread { [frameWaiting] in
             work()
             finished.signal()

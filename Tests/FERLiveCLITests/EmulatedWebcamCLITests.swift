@@ -10,9 +10,10 @@ import XCTest
 /// the kernel. Needs a C compiler and ffmpeg (to make the frames); skips with a message without them.
 final class EmulatedWebcamCLITests: XCTestCase {
     private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
-    private static var library: String?
-    private static var frames: URL?
-    private static var root: URL?
+    // Set once in the class's setUp, before any test runs; read-only afterwards.
+    nonisolated(unsafe) private static var library: String?
+    nonisolated(unsafe) private static var frames: URL?
+    nonisolated(unsafe) private static var root: URL?
     private var folder: URL!
     private var device: String { folder.appendingPathComponent("video9").path }
 

@@ -65,15 +65,15 @@ final class TrainerTests: XCTestCase {
         let train = try ImageFolder.load(folder.appendingPathComponent("train").path)
         let validation = try ImageFolder.load(folder.appendingPathComponent("val").path)
         let straight = Trainer(configuration: configuration, trainingSet: train)
-        for _ in 0..<2 { straight.runEpoch(trainingSet: train, validationSet: validation) }
+        for _ in 0..<2 { _ = straight.runEpoch(trainingSet: train, validationSet: validation) }
 
         let first = Trainer(configuration: configuration, trainingSet: train)
-        first.runEpoch(trainingSet: train, validationSet: validation)
+        _ = first.runEpoch(trainingSet: train, validationSet: validation)
         let checkpoint = folder.appendingPathComponent("checkpoint.safetensors").path
         try first.saveCheckpoint(to: checkpoint)
         let resumed = try Trainer(resumingFrom: checkpoint, trainingSet: train)
         XCTAssertEqual(resumed.completedEpochs, 1)
-        resumed.runEpoch(trainingSet: train, validationSet: validation)
+        _ = resumed.runEpoch(trainingSet: train, validationSet: validation)
 
         XCTAssertEqual(resumed.network.parameters, straight.network.parameters, "weights differ after resume")
         XCTAssertEqual(resumed.network.stateDict, straight.network.stateDict, "running statistics differ after resume")

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How to search a frame, with OpenCV's detectMultiScale meaning for each setting.
 public struct DetectionParameters: Equatable, Sendable {
@@ -63,15 +64,12 @@ public final class CascadeDetector: @unchecked Sendable {
         let scanner = stumpScanner(stride: stride)
         if threads > 1, scales.count > 1 {
             // Each scale is independent; gathered back in scale order, the hits are the serial ones.
-            var perScale = [[PixelRect]](repeating: [], count: scales.count)
-            let lock = NSLock()
+            let perScale = Mutex([[PixelRect]](repeating: [], count: scales.count))
             DispatchQueue.concurrentPerform(iterations: scales.count) { index in
                 let found = detections(in: gray, scale: scales[index], stripes: stripes, stride: stride, scanner: scanner)
-                lock.lock()
-                perScale[index] = found
-                lock.unlock()
+                perScale.withLock { $0[index] = found }
             }
-            hits = perScale.flatMap { $0 }
+            hits = perScale.withLock { $0.flatMap { $0 } }
         } else {
             for scale in scales {
                 hits += detections(in: gray, scale: scale, stripes: stripes, stride: stride, scanner: scanner)

@@ -54,7 +54,11 @@ public protocol FrameSink: AnyObject {
 /// queue up, and holds capture back when too many are in flight; `latestOnly` (live) never queues: at
 /// each stage (detection, inference, and the sinks with the window) at most one frame waits, a newer frame
 /// replaces it, and the drop is counted. A slow display or disk thus costs frames, never memory.
-public final class FramePipeline {
+///
+/// `@unchecked Sendable`: its stages run on its queues and `stop()`/`setPaused(_:)` come from any
+/// thread. The flags they share are read and written under `lock`; everything else a stage touches
+/// belongs to that stage's serial queue (or to `run()`'s thread), handed over through the queues.
+public final class FramePipeline: @unchecked Sendable {
     public enum Policy: Sendable, Equatable {
         case lossless(batch: Int)
         case latestOnly

@@ -1,5 +1,6 @@
 import COpenBLAS
 import Dispatch
+import Synchronization
 
 /// The matrix multiply every convolution and linear layer runs on, and how work is spread over cores.
 ///
@@ -7,7 +8,7 @@ import Dispatch
 /// components) and keeps OpenBLAS single-threaded inside each call: the network's many mid-sized GEMMs
 /// and its transforms then all scale, where OpenBLAS's own threads would only split each GEMM.
 public enum BLAS {
-    nonisolated(unsafe) private static var workers = 1
+    private static let workers = Atomic<Int>(1)
     /// Before the first multiply: the best kernel set for this CPU (see `OpenBLASCore`), and one
     /// OpenBLAS thread (it starts with one per core).
     private static let setUp: OpenBLASCore.Selection = {
@@ -19,11 +20,11 @@ public enum BLAS {
     /// Sets how many threads FERVision's kernels use from now on (process-wide; set it before work starts).
     public static func setThreadCount(_ count: Int) {
         _ = setUp
-        workers = max(1, count)
+        workers.store(max(1, count), ordering: .relaxed)
     }
 
     /// The number of threads FERVision's kernels use (1 unless set).
-    public static var threadCount: Int { workers }
+    public static var threadCount: Int { workers.load(ordering: .relaxed) }
 
     /// OpenBLAS's name for the CPU kernel set in use (for benchmark reports), and the one OpenBLAS had
     /// picked itself when fer-live replaced its generic fallback: "SkylakeX (OpenBLAS picked Prescott)".
@@ -37,6 +38,9 @@ public enum BLAS {
     static func parallelSlices(of count: Int, parts: Int = threadCount, _ body: (Int, Range<Int>) -> Void) {
         let parts = max(1, min(parts, count))
         if parts == 1 { return body(0, 0..<count) }
+        // Each part works on its own slice, and this call returns only when all are done: the body may
+        // capture what it writes to (pointers, mostly) without being Sendable.
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             body(part, (count * part / parts)..<(count * (part + 1) / parts))
         }

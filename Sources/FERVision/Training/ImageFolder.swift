@@ -43,15 +43,15 @@ public struct ImageFolder: Sendable {
         }
         guard !folders.isEmpty else { throw DatasetError(path: directory, "has no class folders (expected <class>/<image> inside)") }
 
-        var files: [(path: String, label: Int)] = []
+        var found: [(path: String, label: Int)] = []
         for (label, folder) in folders.enumerated() {
             let names = ((try? manager.contentsOfDirectory(atPath: "\(directory)/\(folder)")) ?? [])
                 .filter { ImageDecoder.fileExtensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
             guard !names.isEmpty else { throw DatasetError(path: "\(directory)/\(folder)", "class folder holds no images") }
-            files += names.map { ("\(directory)/\(folder)/\($0)", label) }
+            found += names.map { ("\(directory)/\(folder)/\($0)", label) }
         }
 
-        let preprocessor = Preprocessor(inputSize: size, channels: 1, mean: [0], std: [1])
+        let files = found, preprocessor = Preprocessor(inputSize: size, channels: 1, mean: [0], std: [1])
         let plane = size * size
         let results = DecodedImages(count: files.count, plane: plane)
         let workers = max(1, threads)
@@ -106,25 +106,34 @@ public struct ImageFolder: Sendable {
     }
 }
 
-/// Per-image results written by decoding workers (each index by exactly one worker).
+/// Per-image results written by decoding workers, each index by exactly one worker. The storage is
+/// allocated once and written through its pointers (never through the arrays' accessors, which are not
+/// safe to call from several threads at once): hence `@unchecked Sendable`.
 private final class DecodedImages: @unchecked Sendable {
-    var pixels: [UInt8]
-    var errors: [ImageError?]
+    private let pixelStorage: UnsafeMutableBufferPointer<UInt8>
+    private let errorStorage: UnsafeMutableBufferPointer<ImageError?>
     let plane: Int
 
     init(count: Int, plane: Int) {
         self.plane = plane
-        pixels = [UInt8](repeating: 0, count: count * plane)
-        errors = [ImageError?](repeating: nil, count: count)
+        pixelStorage = .allocate(capacity: count * plane)
+        pixelStorage.initialize(repeating: 0)
+        errorStorage = .allocate(capacity: count)
+        errorStorage.initialize(repeating: nil)
     }
+
+    deinit {
+        pixelStorage.deallocate()
+        errorStorage.deinitialize()
+        errorStorage.deallocate()
+    }
+
+    var pixels: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(pixelStorage) }
+    var errors: UnsafeBufferPointer<ImageError?> { UnsafeBufferPointer(errorStorage) }
 
     func store(_ index: Int, _ values: [UInt8]) {
-        pixels.withUnsafeMutableBufferPointer { p in
-            for (k, v) in values.enumerated() { p[index * plane + k] = v }
-        }
+        for (k, v) in values.enumerated() { pixelStorage[index * plane + k] = v }
     }
 
-    func fail(_ index: Int, _ error: ImageError) {
-        errors.withUnsafeMutableBufferPointer { $0[index] = error }
-    }
+    func fail(_ index: Int, _ error: ImageError) { errorStorage[index] = error }
 }

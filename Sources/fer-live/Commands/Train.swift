@@ -166,7 +166,7 @@ struct Train: ParsableCommand {
                 }
                 bar.finish()
                 print(record.logLine + String(format: "   (%.0f s, %.1f images/s)", record.seconds, record.imagesPerSecond))
-                fflush(stdout)
+                fflush(nil)   // every stream: the epoch line reaches a pipe or a log file now
                 try trainer.saveCheckpoint(to: checkpoint)
                 try write(trainer.history, to: logFolder)
                 let provenance = [
