@@ -130,10 +130,10 @@ final class CLITests: XCTestCase {
             ["camera", "--fps", "inf"], ["camera", "--size", "99999999x480"], ["camera", "--timeout", "nan"],
             ["classify", "--batch", "0", image], ["bench", "--iterations", "-1"], ["bench", "--batch", "4611686018427387904"],
             ["evaluate", "--data", "/tmp", "--batch", "0"],
-            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--batch-size", "0"],
-            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--max-lr", "inf"],
-            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--dropout", "1"],
-            ["train", "--data", "/tmp", "--out", "/tmp/x.safetensors", "--label-smoothing", "nan"],
+            ["train", "--data", "data", "--out", "x.safetensors", "--batch-size", "0"],
+            ["train", "--data", "data", "--out", "x.safetensors", "--max-lr", "inf"],
+            ["train", "--data", "data", "--out", "x.safetensors", "--dropout", "1"],
+            ["train", "--data", "data", "--out", "x.safetensors", "--label-smoothing", "nan"],
         ]
         for arguments in cases {
             let run = try CLIRunner.run(arguments)

@@ -6,7 +6,7 @@
 // This is the one place in fer-live where C holds logic: it plays the kernel. It stays small.
 //
 // Configuration, from the environment:
-//   FAKE_WEBCAM_DEVICE  the path it answers for (e.g. /tmp/x/video9)
+//   FAKE_WEBCAM_DEVICE  the path it answers for (a file name in a scratch folder, e.g. video9)
 //   FAKE_WEBCAM_FRAMES  a folder with one subfolder per offered format and size, named
 //                       mjpg-<W>x<H> (JPEG files) or yuyv-<W>x<H> (raw YUYV 4:2:2 files); frames play in
 //                       name order, looping
