@@ -1,17 +1,6 @@
 import CFFmpeg
 import Foundation
 
-/// Why a video file could not be read: one line naming the file and what FFmpeg said.
-public struct VideoError: Error, CustomStringConvertible, Equatable {
-    public let path: String
-    public let detail: String
-    public init(path: String, _ detail: String) {
-        self.path = path
-        self.detail = detail
-    }
-    public var description: String { "\(path): \(detail)" }
-}
-
 /// A video file (whatever Debian's FFmpeg libraries decode: mp4, mkv, webm, avi, mov, ...) replayed like a
 /// live stream: every decoded frame of its first video stream, in order, as 8-bit grayscale (the
 /// luma, converted by libswscale), stamped with its presentation time in seconds from the stream's start.
@@ -67,27 +56,27 @@ public final class VideoFileSource: FrameSource {
 
     /// Opens `path` and its first video stream's decoder. Throws, naming the file and FFmpeg's reason,
     /// when it is missing, not a media file, has no video stream, or its codec cannot be decoded.
-    public init(path: String, start: Double = 0, length: Double? = nil, threads: Int = 2) throws(VideoError) {
+    public init(path: String, start: Double = 0, length: Double? = nil, threads: Int = 2) throws(DatasetError) {
         self.path = path
         self.start = max(0, start)
         self.length = length
         name = path
         FFmpegLog.install()
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw VideoError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+            throw DatasetError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
-        guard let packet = handles.packet, let decoded = handles.frame else { throw VideoError(path: path, "out of memory") }
+        guard let packet = handles.packet, let decoded = handles.frame else { throw DatasetError(path: path, "out of memory") }
         self.packet = packet
         self.decoded = decoded
         var status = avformat_open_input(&handles.format, path, nil, nil)
         guard status >= 0, let format = handles.format else {
-            throw VideoError(path: path, "not a video FFmpeg can read (\(Self.message(status)))")
+            throw DatasetError(path: path, "not a video FFmpeg can read (\(Self.message(status)))")
         }
         self.format = format
         status = avformat_find_stream_info(format, nil)
         let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard status >= 0, index >= 0, let stream = format.pointee.streams[Int(index)] else {
-            throw VideoError(path: path, status < 0 ? "its streams cannot be read (\(Self.message(status)))" : "has no video stream")
+            throw DatasetError(path: path, status < 0 ? "its streams cannot be read (\(Self.message(status)))" : "has no video stream")
         }
         streamIndex = index
         let parameters = stream.pointee.codecpar!
@@ -101,17 +90,17 @@ public final class VideoFileSource: FrameSource {
         let rate = av_q2d(stream.pointee.avg_frame_rate)
         frameRate = rate.isFinite && rate > 0 ? rate : nil
         guard let decoder = avcodec_find_decoder(parameters.pointee.codec_id) else {
-            throw VideoError(path: path, "its video codec \(codecName) cannot be decoded by this FFmpeg")
+            throw DatasetError(path: path, "its video codec \(codecName) cannot be decoded by this FFmpeg")
         }
         handles.codec = avcodec_alloc_context3(decoder)
-        guard let codec = handles.codec else { throw VideoError(path: path, "out of memory") }
+        guard let codec = handles.codec else { throw DatasetError(path: path, "out of memory") }
         self.codec = codec
         codec.pointee.thread_count = Int32(max(1, threads))
         status = avcodec_parameters_to_context(codec, parameters)
         if status >= 0 { status = avcodec_open2(codec, decoder, nil) }
-        guard status >= 0 else { throw VideoError(path: path, "cannot open the \(codecName) decoder (\(Self.message(status)))") }
+        guard status >= 0 else { throw DatasetError(path: path, "cannot open the \(codecName) decoder (\(Self.message(status)))") }
         guard width > 0, height > 0, ImageDecoder.sizeRefusal(width: width, height: height, path: path) == nil else {
-            throw VideoError(path: path, "has frames of \(width)x\(height), which fer-live does not decode")
+            throw DatasetError(path: path, "has frames of \(width)x\(height), which fer-live does not decode")
         }
         for (i, other) in (0..<Int(format.pointee.nb_streams)).compactMap({ format.pointee.streams[$0] }).enumerated() where i != Int(index) {
             other.pointee.discard = AVDISCARD_ALL   // audio and other streams are never decoded
@@ -148,7 +137,7 @@ public final class VideoFileSource: FrameSource {
             }
             if received == CFFmpeg_AVERROR_EOF { return try endOfStream() }
             guard received == CFFmpeg_AVERROR_EAGAIN() else {
-                throw VideoError(path: path, "damaged after frame \(sequence) (\(Self.message(received)))")
+                throw DatasetError(path: path, "damaged after frame \(sequence) (\(Self.message(received)))")
             }
             if draining { return try endOfStream() }
             let read = av_read_frame(format, packet)
@@ -157,12 +146,12 @@ public final class VideoFileSource: FrameSource {
                 avcodec_send_packet(codec, nil)   // flush: the decoder gives up the frames it holds
                 continue
             }
-            guard read >= 0 else { throw VideoError(path: path, "damaged after frame \(sequence) (\(Self.message(read)))") }
+            guard read >= 0 else { throw DatasetError(path: path, "damaged after frame \(sequence) (\(Self.message(read)))") }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
             let sent = avcodec_send_packet(codec, packet)
             guard sent >= 0 || sent == CFFmpeg_AVERROR_EAGAIN() else {
-                throw VideoError(path: path, "damaged after frame \(sequence) (\(Self.message(sent)))")
+                throw DatasetError(path: path, "damaged after frame \(sequence) (\(Self.message(sent)))")
             }
         }
     }
@@ -171,7 +160,7 @@ public final class VideoFileSource: FrameSource {
     /// a cut Matroska file's "File ended prematurely"), thrown after every frame before it was delivered.
     private func endOfStream() throws -> ([UInt8], Double)? {
         if let damage = FFmpegLog.firstError(of: UnsafeRawPointer(format)) {
-            throw VideoError(path: path, "damaged after frame \(sequence) (FFmpeg: \(damage))")
+            throw DatasetError(path: path, "damaged after frame \(sequence) (FFmpeg: \(damage))")
         }
         return nil
     }
@@ -193,11 +182,11 @@ public final class VideoFileSource: FrameSource {
     /// The frame's luma as 8-bit gray, through libswscale (which handles every pixel format and range).
     private func gray(_ frame: UnsafeMutablePointer<AVFrame>) throws -> [UInt8] {
         guard Int(frame.pointee.width) == width, Int(frame.pointee.height) == height else {
-            throw VideoError(path: path, "frame \(sequence) is \(frame.pointee.width)x\(frame.pointee.height), the stream \(width)x\(height)")
+            throw DatasetError(path: path, "frame \(sequence) is \(frame.pointee.width)x\(frame.pointee.height), the stream \(width)x\(height)")
         }
         handles.scaler = sws_getCachedContext(handles.scaler, Int32(width), Int32(height), AVPixelFormat(frame.pointee.format), Int32(width), Int32(height),
                                       AV_PIX_FMT_GRAY8, SWS_POINT, nil, nil, nil)
-        guard let scaler = handles.scaler else { throw VideoError(path: path, "cannot convert its pixel format to gray") }
+        guard let scaler = handles.scaler else { throw DatasetError(path: path, "cannot convert its pixel format to gray") }
         var pixels = [UInt8](repeating: 0, count: width * height)
         let converted = pixels.withUnsafeMutableBufferPointer { target -> Int32 in
             var planes: [UnsafeMutablePointer<UInt8>?] = [target.baseAddress, nil, nil, nil]
@@ -212,7 +201,7 @@ public final class VideoFileSource: FrameSource {
                 }
             }
         }
-        guard converted == Int32(height) else { throw VideoError(path: path, "frame \(sequence) could not be converted to gray") }
+        guard converted == Int32(height) else { throw DatasetError(path: path, "frame \(sequence) could not be converted to gray") }
         return pixels
     }
 
@@ -220,7 +209,7 @@ public final class VideoFileSource: FrameSource {
     static func message(_ code: Int32) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         av_strerror(code, &buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
@@ -242,7 +231,8 @@ enum FFmpegLog {
             guard level <= AV_LOG_ERROR, let context, let format, let arguments else { return }
             var buffer = [CChar](repeating: 0, count: 512)
             _ = vsnprintf(&buffer, buffer.count, format, arguments)
-            let message = String(cString: buffer).trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             FFmpegLog.note(message, from: UnsafeRawPointer(context))
         }
     }
