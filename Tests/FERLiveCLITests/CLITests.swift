@@ -142,6 +142,12 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(run.status, 64, "\(arguments): \(run.stderr)")
             XCTAssert(run.stderr.hasPrefix("Error: "), "\(arguments): \(run.stderr)")
         }
+        // A negative margin is a value, as documented, and the range check still names it.
+        let shrink = try CLIRunner.run(["classify", "--model", model, "--margin", "-0.1", image])
+        XCTAssertEqual(shrink.status, 0, shrink.stderr)
+        let tooSmall = try CLIRunner.run(["replay", "/tmp", "--margin", "-0.5"])
+        XCTAssertEqual(tooSmall.status, 64)
+        XCTAssert(tooSmall.stderr.contains("--margin takes a fraction from -0.3"), tooSmall.stderr)
         // Checked when the model is loaded: one line, exit 1.
         let mean = try CLIRunner.run(["classify", "--model", model, "--mean", "nan", image])
         XCTAssertEqual(mean.status, 1)

@@ -103,6 +103,51 @@ final class TrainingOptionTests: XCTestCase {
         XCTAssertEqual(none.apply(image, size: size, random: &random), Array(image))
     }
 
+    /// A centered square's side follows the zoom: within 1 +- j, both ways, and spread across the range.
+    func testScaleJitterZoomsAboutTheCenterWithinItsRange() {
+        let size = 48
+        var image = [UInt8](repeating: 0, count: size * size)
+        for y in 14..<34 { for x in 14..<34 { image[y * size + x] = 255 } }  // a 20-pixel square
+        var random = SplitMix64(seed: 5)
+        let zoom = Augmentation(padCrop: false, flip: false, rotation: false, scaleJitter: 0.2)
+        XCTAssert(zoom.isEnabled)
+        var sides: [Int] = []
+        for _ in 0..<300 {
+            let out = zoom.apply(ArraySlice(image), size: size, random: &random)
+            let row = out[(size / 2) * size..<(size / 2 + 1) * size]
+            let lit = row.indices.filter { row[$0] == 255 }
+            let column = (0..<size).filter { out[$0 * size + size / 2] == 255 }
+            XCTAssertEqual(lit.count, column.count, "a zoom without rotation keeps the square square")
+            // Centered: as much dark on the left as on the right (within the rounding of one pixel).
+            XCTAssertLessThanOrEqual(abs((lit.first! - row.startIndex) - (row.endIndex - 1 - lit.last!)), 1)
+            sides.append(lit.count)
+        }
+        XCTAssertGreaterThanOrEqual(sides.min()!, Int((20 * 0.8).rounded(.down)) - 1)
+        XCTAssertLessThanOrEqual(sides.max()!, Int((20 * 1.2).rounded(.up)) + 1)
+        XCTAssertLessThan(sides.min()!, 18, "zooms out happen")
+        XCTAssertGreaterThan(sides.max()!, 22, "zooms in happen")
+    }
+
+    /// Without scale jitter the rotation draws exactly what it drew before the option existed: old
+    /// checkpoints resume bit for bit.
+    func testRotationWithoutScaleJitterKeepsItsRandomStream() {
+        var image = [UInt8](repeating: 0, count: 48 * 48)
+        for i in image.indices { image[i] = UInt8(truncatingIfNeeded: i * 7) }
+        var a = SplitMix64(seed: 3), b = SplitMix64(seed: 3)
+        let rotate = Augmentation(padCrop: true, flip: true, rotation: true)
+        let plain = rotate.apply(ArraySlice(image), size: 48, random: &a)
+        var explicit = rotate
+        explicit.scaleJitter = 0
+        XCTAssertEqual(plain, explicit.apply(ArraySlice(image), size: 48, random: &b))
+        var zooming = rotate
+        zooming.scaleJitter = 0.1
+        var c = SplitMix64(seed: 3)
+        _ = zooming.apply(ArraySlice(image), size: 48, random: &c)
+        let next = (a: a.next(), b: b.next(), c: c.next())
+        XCTAssertEqual(next.a, next.b)
+        XCTAssertEqual(next.c, a.next(), "the zoom takes one more draw")
+    }
+
     func testBetaSamplesForMixup() {
         var random = SplitMix64(seed: 4)
         let samples = (0..<20_000).map { _ in random.beta(0.2, 0.2) }
@@ -137,7 +182,7 @@ final class TrainingOptionTests: XCTestCase {
         XCTAssertNil(configuration.problem)
         for change in [{ (c: inout TrainingConfiguration) in c.batchSize = 0 }, { $0.dropout = 1 }, { $0.labelSmoothing = -0.1 },
                        { $0.erasing = 1.5 }, { $0.mixup = .nan }, { $0.maxLearningRate = .infinity }, { $0.widths = [4, 8, 8] },
-                       { $0.subset = -1 }, { $0.epochs = 0 }] {
+                       { $0.subset = -1 }, { $0.epochs = 0 }, { $0.scaleJitter = 0.5 }, { $0.scaleJitter = -0.1 }] {
             configuration = TrainingConfiguration()
             change(&configuration)
             XCTAssertNotNil(configuration.problem, "\(configuration)")

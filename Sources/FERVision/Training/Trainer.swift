@@ -13,6 +13,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var rotation = true
     /// Probability of random erasing per image (0: off).
     public var erasing = 0.0
+    /// Largest relative zoom of the random scale jitter (0: off).
+    public var scaleJitter = 0.0
     /// Label smoothing: targets (1 - e) one-hot + e / classes, as PyTorch's `label_smoothing` (0: off).
     public var labelSmoothing = 0.0
     /// Mixup's Beta(alpha, alpha) parameter: each batch is blended with a shuffled copy of itself (0: off).
@@ -28,7 +30,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public init() {}
 
     public var augmentation: Augmentation {
-        Augmentation(padCrop: padCrop, flip: flip, rotation: rotation, erasing: erasing)
+        Augmentation(padCrop: padCrop, flip: flip, rotation: rotation, erasing: erasing, scaleJitter: scaleJitter)
     }
 
     // Checkpoints written before a setting existed decode with that setting's default (the recipe's).
@@ -45,6 +47,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         flip = try c.decode(Bool.self, forKey: .flip)
         rotation = try c.decode(Bool.self, forKey: .rotation)
         erasing = try c.decodeIfPresent(Double.self, forKey: .erasing) ?? defaults.erasing
+        scaleJitter = try c.decodeIfPresent(Double.self, forKey: .scaleJitter) ?? defaults.scaleJitter
         labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? defaults.labelSmoothing
         mixup = try c.decodeIfPresent(Double.self, forKey: .mixup) ?? defaults.mixup
         dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? defaults.dropout
@@ -72,6 +75,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         if !(weightDecay >= 0 && weightDecay.isFinite) { return "weight decay must be finite and not negative (\(weightDecay))" }
         if !(gradientClip > 0) { return "gradient clip must be positive (\(gradientClip))" }
         if !(0...1).contains(erasing) { return "erasing probability must be in 0...1 (\(erasing))" }
+        if !(0..<0.5).contains(scaleJitter) { return "scale jitter must be in 0..<0.5 (\(scaleJitter))" }
         if !(0..<1).contains(labelSmoothing) { return "label smoothing must be in 0..<1 (\(labelSmoothing))" }
         if !(mixup >= 0 && mixup.isFinite) { return "mixup alpha must be finite and not negative (\(mixup))" }
         if !(0..<1).contains(dropout) { return "dropout must be in 0..<1 (\(dropout))" }

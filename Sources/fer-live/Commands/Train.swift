@@ -61,6 +61,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Random erasing: the probability of blanking a random rectangle (2-33% of the image) to the mean pixel.", valueName: "p"))
     var erasing = 0.0
 
+    @Option(help: ArgumentHelp("Random zoom in or out by up to this fraction (0.15: scale 0.85-1.15), so the model does not depend on one face scale (0: off).", valueName: "j"))
+    var scaleJitter = 0.0
+
     @Option(help: ArgumentHelp("Label smoothing: train towards (1 - e) on the label and e spread over all classes.", valueName: "e"))
     var labelSmoothing = 0.0
 
@@ -106,6 +109,7 @@ struct Train: ParsableCommand {
             configuration.rotation = rotation
             configuration.padCrop = padCrop
             configuration.erasing = erasing
+            configuration.scaleJitter = scaleJitter
             configuration.labelSmoothing = labelSmoothing
             configuration.mixup = mixup
             configuration.dropout = dropout
@@ -198,7 +202,7 @@ struct Train: ParsableCommand {
     /// The run's settings in one line, for the log and the model's provenance.
     private func describe(_ c: TrainingConfiguration) -> String {
         let augmentation = [c.padCrop ? "pad-crop" : nil, c.flip ? "flip" : nil, c.rotation ? "rotation" : nil,
-                            c.erasing > 0 ? "erasing \(c.erasing)" : nil].compactMap { $0 }
+                            c.erasing > 0 ? "erasing \(c.erasing)" : nil, c.scaleJitter > 0 ? "scale jitter \(c.scaleJitter)" : nil].compactMap { $0 }
         var parts = ["\(c.epochs) epochs", "batch \(c.batchSize)", "max lr \(c.maxLearningRate)", "weight decay \(c.weightDecay)",
                      "clip \(c.gradientClip)", "augmentation \(augmentation.isEmpty ? "none" : augmentation.joined(separator: "+"))"]
         if c.labelSmoothing > 0 { parts.append("label smoothing \(c.labelSmoothing)") }

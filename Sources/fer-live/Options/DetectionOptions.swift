@@ -110,7 +110,8 @@ struct FramingOptions: ParsableArguments {
     @Option(help: "aligned: rotate and scale each face so its eyes sit where FER2013's faces have them (eye line level; the box's measured relation where no eyes are found); box: the cascade's square, grown by --margin. See README, \"Faces\".")
     var framing: Framing = FramingOptions.defaultFraming
 
-    @Option(help: "With box framing, grow (or, negative, shrink) the cascade's square by this fraction of its side on every side.")
+    // Unconditional parsing takes "-0.1" as the value, not as an unknown flag: shrinking is documented.
+    @Option(parsing: .unconditional, help: "With box framing, grow (or, negative, shrink) the cascade's square by this fraction of its side on every side.")
     var margin = 0.0
 
     /// The default, chosen on the real clips and FER2013 val (BENCHMARKS.md, "Face framing").
