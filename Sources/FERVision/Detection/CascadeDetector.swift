@@ -53,31 +53,58 @@ public final class CascadeDetector: @unchecked Sendable {
     /// `threads` > 1 the scales are searched in parallel; the result is the same.
     public func detect(_ image: ByteImage, parameters: DetectionParameters = DetectionParameters(), threads: Int = 1) -> [FaceDetection] {
         let gray = image.grayscale()
-        guard gray.width > 0, gray.height > 0, parameters.scaleFactor > 1 else { return [] }
-        var hits: [PixelRect] = []
+        guard let plan = plan(for: gray, parameters: parameters) else { return [] }
+        return group(hits(in: gray, plan: plan, scales: plan.scales.indices, threads: threads), in: gray, parameters: parameters)
+    }
+
+    /// What a whole-image search visits, fixed by the image's size and the parameters: its scales, and
+    /// OpenCV's row stripes, which depend on the first scale (so a search done in parts needs the plan
+    /// of the whole).
+    struct SearchPlan: Equatable {
+        let width: Int, height: Int
+        let scales: [Float]
+        let stripes: Int
+        let stride: Int
+    }
+
+    /// The search plan for `gray`, nil when nothing would be searched.
+    func plan(for gray: ByteImage, parameters: DetectionParameters) -> SearchPlan? {
+        guard gray.width > 0, gray.height > 0, parameters.scaleFactor > 1 else { return nil }
         let scales = scales(width: gray.width, height: gray.height, parameters: parameters)
-        guard let first = scales.first else { return [] }
+        guard let first = scales.first else { return nil }
         // OpenCV splits every scale's rows into as many stripes as the first scale has 32-pixel columns,
         // and its stripe arithmetic leaves out a last odd row: the same rows are searched here.
         let stripes = Int((Double(workingSize(gray, scale: first).width) / 32).rounded(.up))
-        let stride = scaledSize(gray, scale: first).width + 1
-        let scanner = stumpScanner(stride: stride)
+        return SearchPlan(width: gray.width, height: gray.height, scales: scales, stripes: stripes,
+                          stride: scaledSize(gray, scale: first).width + 1)
+    }
+
+    /// The windows a scale visits, for splitting a search into parts of about equal work.
+    func windowCount(_ plan: SearchPlan, scale: Float) -> Int {
+        let working = workingSize(width: plan.width, height: plan.height, scale: scale), step = scale >= 2 ? 1 : 2
+        return (working.width / step + 1) * (working.height / step + 1)
+    }
+
+    /// Raw hits at the plan's scales in `scales` (indices), in scale order, before grouping.
+    func hits(in gray: ByteImage, plan: SearchPlan, scales: Range<Int>, threads: Int) -> [PixelRect] {
+        let scanner = stumpScanner(stride: plan.stride)
         if threads > 1, scales.count > 1 {
             // Each scale is independent; gathered back in scale order, the hits are the serial ones.
             let perScale = Mutex([[PixelRect]](repeating: [], count: scales.count))
-            DispatchQueue.concurrentPerform(iterations: scales.count) { index in
-                let found = detections(in: gray, scale: scales[index], stripes: stripes, stride: stride, scanner: scanner)
-                perScale.withLock { $0[index] = found }
+            DispatchQueue.concurrentPerform(iterations: scales.count) { offset in
+                let found = detections(in: gray, scale: plan.scales[scales.lowerBound + offset], stripes: plan.stripes,
+                                       stride: plan.stride, scanner: scanner)
+                perScale.withLock { $0[offset] = found }
             }
-            hits = perScale.withLock { $0.flatMap { $0 } }
-        } else {
-            for scale in scales {
-                hits += detections(in: gray, scale: scale, stripes: stripes, stride: stride, scanner: scanner)
-            }
+            return perScale.withLock { $0.flatMap { $0 } }
         }
-        let frame = PixelRect(x: 0, y: 0, width: gray.width, height: gray.height)
-        return RectangleGrouping.group(hits, minNeighbors: parameters.minNeighbors).compactMap { group in
-            let clipped = group.rect.clamped(toWidth: frame.width, height: frame.height)
+        return scales.flatMap { detections(in: gray, scale: plan.scales[$0], stripes: plan.stripes, stride: plan.stride, scanner: scanner) }
+    }
+
+    /// Raw hits grouped into faces (OpenCV's groupRectangles), clipped to the image.
+    func group(_ hits: [PixelRect], in gray: ByteImage, parameters: DetectionParameters) -> [FaceDetection] {
+        RectangleGrouping.group(hits, minNeighbors: parameters.minNeighbors).compactMap { group in
+            let clipped = group.rect.clamped(toWidth: gray.width, height: gray.height)
             return clipped.width > 0 && clipped.height > 0 ? FaceDetection(box: clipped, neighbors: group.neighbors) : nil
         }
     }
@@ -100,12 +127,20 @@ public final class CascadeDetector: @unchecked Sendable {
 
     /// The image's size at a scale.
     private func scaledSize(_ image: ByteImage, scale: Float) -> (width: Int, height: Int) {
-        (Int((Float(image.width) / scale).rounded(.toNearestOrEven)), Int((Float(image.height) / scale).rounded(.toNearestOrEven)))
+        scaledSize(width: image.width, height: image.height, scale: scale)
+    }
+
+    private func scaledSize(width: Int, height: Int, scale: Float) -> (width: Int, height: Int) {
+        (Int((Float(width) / scale).rounded(.toNearestOrEven)), Int((Float(height) / scale).rounded(.toNearestOrEven)))
     }
 
     /// How many window positions there are across and down at a scale.
     private func workingSize(_ image: ByteImage, scale: Float) -> (width: Int, height: Int) {
-        let size = scaledSize(image, scale: scale)
+        workingSize(width: image.width, height: image.height, scale: scale)
+    }
+
+    private func workingSize(width: Int, height: Int, scale: Float) -> (width: Int, height: Int) {
+        let size = scaledSize(width: width, height: height, scale: scale)
         return (max(size.width + 1 - cascade.windowWidth, 0), max(size.height + 1 - cascade.windowHeight, 0))
     }
 

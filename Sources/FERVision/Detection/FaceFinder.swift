@@ -22,9 +22,34 @@ public struct FaceFinder: Sendable {
 
     /// The faces in `image` with the hits that agreed on each, in frame pixels, largest first.
     public func detections(in image: ByteImage) -> [FaceDetection] {
+        let searched = searchImage(for: image)
+        return ordered(searched.toFrame(detector.detect(searched.image, parameters: searched.parameters, threads: threads)))
+    }
+
+    /// The image a whole-frame search runs on: the frame in gray, downscaled to `searchWidth`, with the
+    /// parameters in its pixels and the way back to the frame's.
+    struct SearchImage {
+        let image: ByteImage
+        let parameters: DetectionParameters
+        let factor: Double
+        let frameWidth: Int, frameHeight: Int
+
+        func toFrame(_ found: [FaceDetection]) -> [FaceDetection] {
+            guard factor != 1 else { return found }
+            return found.map { face in
+                FaceDetection(box: PixelRect(x: Int((Double(face.box.x) * factor).rounded()), y: Int((Double(face.box.y) * factor).rounded()),
+                                             width: Int((Double(face.box.width) * factor).rounded()),
+                                             height: Int((Double(face.box.height) * factor).rounded()))
+                                  .clamped(toWidth: frameWidth, height: frameHeight),
+                              neighbors: face.neighbors)
+            }
+        }
+    }
+
+    func searchImage(for image: ByteImage) -> SearchImage {
         let gray = image.grayscale()
         guard let searchWidth, gray.width > searchWidth, searchWidth > 0 else {
-            return ordered(detector.detect(gray, parameters: parameters, threads: threads))
+            return SearchImage(image: gray, parameters: parameters, factor: 1, frameWidth: gray.width, frameHeight: gray.height)
         }
         let factor = Double(gray.width) / Double(searchWidth)
         let height = max(1, Int((Double(gray.height) / factor).rounded()))
@@ -32,14 +57,7 @@ public struct FaceFinder: Sendable {
         var scaled = parameters
         scaled.minSize = max(1, Int((Double(parameters.minSize) / factor).rounded()))
         scaled.maxSize = parameters.maxSize.map { max(1, Int((Double($0) / factor).rounded())) }
-        let found = detector.detect(small, parameters: scaled, threads: threads).map { face in
-            FaceDetection(box: PixelRect(x: Int((Double(face.box.x) * factor).rounded()), y: Int((Double(face.box.y) * factor).rounded()),
-                                         width: Int((Double(face.box.width) * factor).rounded()),
-                                         height: Int((Double(face.box.height) * factor).rounded()))
-                              .clamped(toWidth: gray.width, height: gray.height),
-                          neighbors: face.neighbors)
-        }
-        return ordered(found)
+        return SearchImage(image: small, parameters: scaled, factor: factor, frameWidth: gray.width, frameHeight: gray.height)
     }
 
     /// Searches only around faces seen in the last frame: a region twice each face's size, at face sizes
@@ -76,7 +94,7 @@ public struct FaceFinder: Sendable {
         return ordered(found.map { FaceDetection(box: $0, neighbors: 0) }).map(\.box)
     }
 
-    private func ordered(_ faces: [FaceDetection]) -> [FaceDetection] {
+    func ordered(_ faces: [FaceDetection]) -> [FaceDetection] {
         faces.sorted { ($0.box.width * $0.box.height, -$0.box.x) > ($1.box.width * $1.box.height, -$1.box.x) }
     }
 }

@@ -41,9 +41,10 @@ public final class CenterCropLocator: FaceLocator {
 
 /// Faces found by a cascade, tracked across frames (for their numbers), and cut out by a `FaceAligner`.
 ///
-/// How often the whole frame is searched is the `schedule`: every frame (lossless replay: each frame's
-/// faces are exactly `fer-live detect`'s), or, live, only every few frames while faces are in view, the
-/// frames between searched near the faces of the last one (`FaceFinder.faces(in:near:)`).
+/// How the whole frame is searched is the `schedule`: all of it every frame (lossless replay: each
+/// frame's faces are exactly `fer-live detect`'s), or, live while faces are in view, spread over a few
+/// frames (`SpreadSearch`), every frame also searched near the faces of the last one
+/// (`FaceFinder.faces(in:near:)`), so no frame with a face to classify waits for a whole search.
 /// A tracked face's crop is smoothed over frames (`cropSmoothing`): the eye cascade's few pixels of
 /// jitter would otherwise shift the crop from frame to frame, and the label with it.
 public final class CascadeFaceLocator: FaceLocator {
@@ -56,15 +57,16 @@ public final class CascadeFaceLocator: FaceLocator {
     public enum Schedule: Sendable, Equatable {
         /// Every frame: no face the search can find is missed.
         case everyFrame
-        /// Every `interval` frames, and whenever no face was seen last frame; near the last faces in
-        /// between. A new face appears in the output at most `interval` frames after it comes into view.
-        case tracking(interval: Int)
+        /// While faces are in view, the whole search spread over `frames` frames, a part per frame, and
+        /// near the last faces in every frame; while none is, the whole search every frame. A new face
+        /// appears in the output at most `2 * frames - 1` frames after it comes into view.
+        case spread(frames: Int)
     }
 
     public let schedule: Schedule
     /// Weight of the newest frame's crop in a tracked face's crop (1: no smoothing).
     public let cropSmoothing: Double
-    private var framesSinceFullSearch = 0
+    private let spreadSearch: SpreadSearch?
     private var crops: [Int: FaceCrop] = [:]
 
     public init(finder: FaceFinder, tracker: FaceTracker = FaceTracker(), aligner: FaceAligner = FaceAligner(framing: .box(margin: 0), eyeFinder: nil),
@@ -75,22 +77,22 @@ public final class CascadeFaceLocator: FaceLocator {
         self.maximumFaces = maximumFaces
         self.schedule = schedule
         self.cropSmoothing = min(1, max(0, cropSmoothing))
+        if case .spread(let frames) = schedule { spreadSearch = SpreadSearch(finder: finder, parts: frames) } else { spreadSearch = nil }
     }
 
     public func locate(in image: ByteImage) -> [LocatedFace] {
         let seen = tracker.tracks.filter { $0.missed == 0 }.map(\.box)
-        framesSinceFullSearch += 1
         let found: [PixelRect]
-        let interval: Int
-        switch schedule {
-        case .everyFrame: interval = 1
-        case .tracking(let every): interval = max(1, every)
-        }
-        if seen.isEmpty || framesSinceFullSearch >= interval {
-            found = Array(finder.faces(in: image).prefix(maximumFaces))
-            framesSinceFullSearch = 0
+        if let spreadSearch, !seen.isEmpty {
+            let near = finder.faces(in: image, near: seen)
+            // A completed whole search adds the faces it found away from the ones followed this frame
+            // (those are current; its boxes are up to a cycle old).
+            let new = (spreadSearch.advance(with: image) ?? []).filter { face in !near.contains { $0.overlap(with: face) > 0.3 } }
+            found = Array((near + new).sorted { ($0.width * $0.height, -$0.x) > ($1.width * $1.height, -$1.x) }.prefix(maximumFaces))
         } else {
-            found = Array(finder.faces(in: image, near: seen).prefix(maximumFaces))
+            // Every frame's whole search; live, only while no face is in view, when there is nothing to
+            // classify that it could delay.
+            found = Array(finder.faces(in: image).prefix(maximumFaces))
         }
         let faces = tracker.update(with: found).map { face -> LocatedFace in
             let (crop, eyes) = aligner.crop(face: face.box, in: image)

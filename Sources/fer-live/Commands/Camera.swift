@@ -55,7 +55,7 @@ struct Camera: ParsableCommand {
             let camera = try CameraSource(settings: settings, system: LibV4L2System())
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")
-            try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: faces.locator(threads: runOptions.threads, lossless: false), policy: .latestOnly, pacing: .live,
+            try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: false), policy: .latestOnly, pacing: .live,
                         frameSize: (camera.format.width, camera.format.height),
                         heading: { frames, _ in "captured \(frames) frames from \(device) (\(camera.format))" }).run()
         }

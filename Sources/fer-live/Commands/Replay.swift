@@ -13,8 +13,11 @@ struct Replay: ParsableCommand {
             seconds from the stream's start, and every decoded frame is classified; --start and --duration \
             (seconds) play part of it. A directory is paced by its recorded timestamps.csv, else by --fps. \
             Replay runs in real time; --as-fast-as-possible measures throughput. Every frame is classified \
-            (lossless, in order; --batch lets inference batch frames that queue up). Faces are found in every \
-            frame and tracked (see the Faces options; --crop center classifies the center square instead). The \
+            (lossless, in order; --batch lets inference batch frames that queue up). Faces are found and \
+            tracked as by the camera (the whole-frame search spread over --search-frames frames while faces \
+            are in view); --as-fast-as-possible searches every frame whole, so each frame's faces are \
+            exactly what detect finds (see the Faces options; --crop center classifies the center square \
+            instead). The \
             window shows each frame with a box per face, and per face the emotion and a bar per class; keys: q \
             or Esc quits, space pauses, s saves a screenshot, r starts or stops recording. --output writes one \
             record per face: JSON Lines (frame, file, timestamp, faces, face, box, label, confidence, \
@@ -76,7 +79,7 @@ struct Replay: ParsableCommand {
             let source: FrameSource = runOptions.headless && sources.contains(where: { $0 is VideoFileSource })
                 ? VideoProgress(sequence) : sequence
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
-            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, lossless: true),
+            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: asFastAsPossible),
                         policy: .lossless(batch: batch), pacing: asFastAsPossible ? .asFastAsPossible : .realTime, frameSize: frameSize,
                         heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(sequence.name)" }).run()
         }

@@ -73,26 +73,32 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "Most faces classified per frame (the largest first).")
     var maxFaces = 3
 
+    @Option(help: ArgumentHelp("Live (camera, replay at its pace): while faces are in view, spread the whole-frame face search over this many frames, a part per frame, beside a search near the faces already seen, so no frame waits for a whole search; a new face shows within 2n-1 frames (with no face in view, every frame is searched whole). Lossless replay (--as-fast-as-possible) searches every frame whole.",
+                               valueName: "n"))
+    var searchFrames = FaceOptions.liveSearchFrames
+
     func validate() throws {
         guard (0...100_000).contains(searchWidth), (1...100).contains(maxFaces) else {
             throw ValidationError("--search-width takes 0...100000 and --max-faces 1...100")
         }
+        guard (1...30).contains(searchFrames) else { throw ValidationError("--search-frames takes 1...30") }
     }
 
-    /// Live, the whole frame is searched every this many frames while faces are in view (near them in
-    /// between): a face that comes into view is classified within that many frames.
-    static let liveSearchInterval = 10
+    /// Live, the whole-frame search is spread over this many frames (BENCHMARKS.md, "Replay and the
+    /// window"): a part of it costs about a quarter of a whole search, and a new face shows within 7 frames.
+    static let liveSearchFrames = 4
 
     /// Where a stream's faces come from: found and tracked faces (full searches on `threads` threads),
     /// or the center square when asked for or when no cascade can be read (with a warning saying why).
-    /// Lossless replay searches every frame whole, finding exactly what `detect --search-width` finds;
-    /// live, whole-frame searches are spaced out (`liveSearchInterval`).
-    func locator(threads: Int, lossless: Bool) -> (locator: FaceLocator, faceSlots: Int) {
+    /// Replay as fast as possible searches every frame whole, finding exactly what `detect
+    /// --search-width` finds; live (camera, paced replay), the whole-frame search is spread over
+    /// `searchFrames` frames while faces are in view.
+    func locator(threads: Int, searchEveryFrame: Bool) -> (locator: FaceLocator, faceSlots: Int) {
         guard crop == .face else { return (CenterCropLocator(), 1) }
         do {
             let finder = FaceFinder(detector: try detection.loadDetector(), parameters: detection.parameters,
                                     searchWidth: searchWidth == 0 ? nil : searchWidth, threads: threads)
-            let schedule: CascadeFaceLocator.Schedule = lossless ? .everyFrame : .tracking(interval: Self.liveSearchInterval)
+            let schedule: CascadeFaceLocator.Schedule = searchEveryFrame ? .everyFrame : .spread(frames: searchFrames)
             return (CascadeFaceLocator(finder: finder, aligner: framing.aligner(detection), maximumFaces: maxFaces, schedule: schedule), maxFaces)
         } catch {
             Terminal.error("warning: \(error); classifying the center square instead (--crop center)")
