@@ -9,6 +9,9 @@ Reports frames/s with --as-fast-as-possible at batch 1 and 16, and end-to-end la
 and, for comparison, with the center crop. With xvfb-run installed, the --fps 30
 run is repeated in the window on a virtual display: render is the time from results to the frame on
 screen, and end to end then runs up to the present.
+
+--peer NAME=BINARY runs the rows with face detection for another build too, the two alternating,
+--rounds times each; each row is then the median of its rounds' p50s and p99s (same frames, same run).
 """
 import argparse
 import json
@@ -51,7 +54,13 @@ def main():
     parser.add_argument("--binary", default=".build/release/fer-live")
     parser.add_argument("--data", default="../shared/data/fer2013")
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--peer", action="append", default=[], metavar="NAME=BINARY",
+                        help="another build to run the detection rows with, alternating (repeatable)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of each row (medians reported)")
+    parser.add_argument("--model", help="model file for every run (default: fer-live's)")
     args = parser.parse_args()
+    binaries = [("this build", args.binary)] + [tuple(p.split("=", 1)) for p in args.peer]
+    model = ["--model", args.model] if args.model else []
     folder = tempfile.mkdtemp(prefix="fer-replay-bench-")
     make_frames(args.data, args.frames, folder)
     print(f"{args.frames} frames of 640x480 in {folder}\n")
@@ -65,11 +74,19 @@ def main():
         runs.append(("--fps 30 --crop center, window (Xvfb)", ["--fps", "30", "--crop", "center"], True))
         runs.append(("--fps 30, window (Xvfb)", ["--fps", "30"], True))
     for name, extra, window in runs:
-        r = replay(args.binary, folder, extra, window)
-        e, inf, render, detect = r["end_to_end"], r["inference"], r["render"], r["detect"]
-        shown = f"{render['p50_ms']:.2f} | {render['p99_ms']:.2f}" if render["count"] else "- | -"
-        print(f"| {name} | {r['fps']:.1f} | {e['p50_ms']:.2f} | {e['p99_ms']:.2f} | {detect['p50_ms']:.2f} | {detect['p99_ms']:.2f} "
-              f"| {inf['p50_ms']:.2f} | {shown} | {r['dropped']} |")
+        peers = binaries if (args.peer and "center" not in name and "batch" not in name) else binaries[:1]
+        reports = {label: [] for label, _ in peers}
+        for _ in range(max(1, args.rounds)):
+            for label, binary in peers:
+                reports[label].append(replay(binary, folder, extra + model, window))
+        for label, _ in peers:
+            rs = reports[label]
+            med = lambda stage, key: float(np.median([r[stage][key] for r in rs]))
+            shown = f"{med('render', 'p50_ms'):.2f} | {med('render', 'p99_ms'):.2f}" if rs[0]["render"]["count"] else "- | -"
+            title = name if len(peers) == 1 else f"{name} ({label})"
+            print(f"| {title} | {float(np.median([r['fps'] for r in rs])):.1f} | {med('end_to_end', 'p50_ms'):.2f} "
+                  f"| {med('end_to_end', 'p99_ms'):.2f} | {med('detect', 'p50_ms'):.2f} | {med('detect', 'p99_ms'):.2f} "
+                  f"| {med('inference', 'p50_ms'):.2f} | {shown} | {max(r['dropped'] for r in rs)} |", flush=True)
 
 
 if __name__ == "__main__":
