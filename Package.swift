@@ -25,10 +25,7 @@ let package = Package(
         .target(
             name: "FERVision",
             dependencies: ["COpenBLAS", "CImageCodecs", "CV4L2", "CFFmpeg", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-                           .product(name: "Histogram", package: "hdrhistogram-swift")],
-            // The numeric loops (transforms, im2col, batch norm) run 10-20x slower unoptimized; optimize the
-            // library in debug builds too, so `swift test` exercises real shapes quickly.
-            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+                           .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         // Test doubles (the in-memory V4L2 driver): for the tests only, never in a product.
         .target(name: "FERVisionTesting", dependencies: ["FERVision", "CV4L2"]),
