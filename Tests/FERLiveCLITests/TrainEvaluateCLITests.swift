@@ -65,6 +65,17 @@ final class TrainEvaluateCLITests: XCTestCase {
                                          "--widths", "4,8,8,16"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssert(resumed.stderr.contains("after epoch 2 of 2"), resumed.stderr)
+
+        // A warm restart from the model, with random zoom: the new model says where it started.
+        let warm = folder.appendingPathComponent("out/warm.safetensors").path
+        let restarted = try CLIRunner.run(["train", "--data", data, "--out", warm, "--init-from", model, "--epochs", "1", "--batch-size", "16",
+                                           "--scale-jitter", "0.15", "--threads", "2"])
+        XCTAssertEqual(restarted.status, 0, restarted.stderr)
+        XCTAssert(restarted.stdout.contains("scale jitter 0.15"), restarted.stdout)
+        let provenance = try ModelLoader.load(path: warm).metadata.provenance
+        XCTAssertEqual(provenance["epochs"], "1 of 1")
+        let origin = try XCTUnwrap(provenance["started_from"])
+        XCTAssert(origin.hasPrefix("model.safetensors; epochs 2 of 2; settings 2 epochs"), origin)
     }
 
     func testMissingValidationSplitFailsBeforeTraining() throws {

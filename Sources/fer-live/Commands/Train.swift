@@ -137,6 +137,8 @@ struct Train: ParsableCommand {
             }
 
             let trainer: Trainer
+            // Where a warm restart's weights came from, kept in the model it makes.
+            var startedFrom: String?
             let requested = try trainingConfiguration
             if let resume {
                 trainer = try Trainer(resumingFrom: resume, trainingSet: trainingSet)
@@ -152,6 +154,8 @@ struct Train: ParsableCommand {
                     throw CommandFailure("\(initFrom): has classes \(start.metadata.classNames) and \(start.architecture.inputChannels) input channel(s); training needs \(trainingSet.classNames) and 1")
                 }
                 trainer = Trainer(configuration: configuration, trainingSet: trainingSet, initialWeights: start.stateDict)
+                startedFrom = ([URL(fileURLWithPath: initFrom).lastPathComponent]
+                    + ["epochs", "settings"].compactMap { key in start.metadata.provenance[key].map { "\(key) \($0)" } }).joined(separator: "; ")
                 Terminal.note("warm restart from \(initFrom): its weights, a fresh optimizer and one-cycle schedule")
             } else {
                 trainer = Trainer(configuration: requested, trainingSet: trainingSet)
@@ -181,6 +185,7 @@ struct Train: ParsableCommand {
                     "settings": describe(configuration),
                 ]
                 var model = trainer.model(provenance: provenance)
+                if let startedFrom { model = model.withProvenance("started_from", startedFrom) }
                 if trainer.completedEpochs == configuration.epochs {
                     // The finished model's confidences are calibrated on val, as `fer-live calibrate` does.
                     let (calibrated, fits) = model.calibrated(on: validationSet, labels: validationSet.labels)
