@@ -57,8 +57,8 @@ public final class CascadeFaceLocator: FaceLocator {
     public enum Schedule: Sendable, Equatable {
         /// Every frame: no face the search can find is missed.
         case everyFrame
-        /// While faces are in view, the whole search spread over `frames` frames, a part per frame, and
-        /// near the last faces in every frame; while none is, the whole search every frame. A new face
+        /// While faces are tracked, the whole search spread over `frames` frames, a part per frame, and
+        /// near the tracked faces in every frame; while none is, the whole search every frame. A new face
         /// appears in the output at most `2 * frames - 1` frames after it comes into view.
         case spread(frames: Int)
     }
@@ -81,16 +81,18 @@ public final class CascadeFaceLocator: FaceLocator {
     }
 
     public func locate(in image: ByteImage) -> [LocatedFace] {
-        let seen = tracker.tracks.filter { $0.missed == 0 }.map(\.box)
+        // Tracked faces, including ones missed for a few frames (within the tracker's patience): a face
+        // the search lost for a frame is looked for where it was, not by a whole search.
+        let tracked = tracker.tracks.map(\.box)
         let found: [PixelRect]
-        if let spreadSearch, !seen.isEmpty {
-            let near = finder.faces(in: image, near: seen)
+        if let spreadSearch, !tracked.isEmpty {
+            let near = finder.faces(in: image, near: tracked)
             // A completed whole search adds the faces it found away from the ones followed this frame
             // (those are current; its boxes are up to a cycle old).
             let new = (spreadSearch.advance(with: image) ?? []).filter { face in !near.contains { $0.overlap(with: face) > 0.3 } }
             found = Array((near + new).sorted { ($0.width * $0.height, -$0.x) > ($1.width * $1.height, -$1.x) }.prefix(maximumFaces))
         } else {
-            // Every frame's whole search; live, only while no face is in view, when there is nothing to
+            // Every frame's whole search; live, only while no face is tracked, when there is nothing to
             // classify that it could delay.
             found = Array(finder.faces(in: image).prefix(maximumFaces))
         }
