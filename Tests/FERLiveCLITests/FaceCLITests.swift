@@ -99,6 +99,16 @@ final class FaceCLITests: XCTestCase {
         let detect = try CLIRunner.run(["detect", "--cascade", broken.path, frames.appendingPathComponent("frame0.png").path])
         XCTAssertEqual(detect.status, 1)
         XCTAssertEqual(detect.errorLines, ["fer-live: \(broken.path): not well-formed XML: the file ends inside <cascade> (truncated?)"])
+
+        // A byte that is not UTF-8 in an element name once trapped inside FoundationXML (found by fuzzing).
+        var bytes = Data("<opencv_storage><cascade><featureType>HAAR<".utf8)
+        bytes.append(0xEE)
+        bytes.append(contentsOf: Data("/featureType></cascade></opencv_storage>".utf8))
+        try bytes.write(to: broken)
+        let binary = try CLIRunner.run(["detect", "--cascade", broken.path, frames.appendingPathComponent("frame0.png").path])
+        XCTAssertFalse(binary.signaled, binary.stderr)
+        XCTAssertEqual(binary.status, 1)
+        XCTAssertEqual(binary.errorLines, ["fer-live: \(broken.path): not UTF-8 text (byte 43 is not part of a UTF-8 character)"])
     }
 
     func testWindowShowsEveryFaceWithItsOwnBars() throws {

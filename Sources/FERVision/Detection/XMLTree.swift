@@ -26,6 +26,11 @@ final class XMLTreeElement {
 
     /// Parses a whole document; throws, with the line, when it is not well-formed.
     static func parse(_ data: Data) throws(ParseError) -> XMLTreeElement {
+        // FoundationXML traps (it does not throw) when libxml2 hands it a name that is not UTF-8, so
+        // bytes that are not UTF-8 never reach it. Cascade files are ASCII.
+        if let offset = firstInvalidUTF8(in: data) {
+            throw ParseError(description: "not UTF-8 text (byte \(offset) is not part of a UTF-8 character)")
+        }
         let builder = Builder()
         let parser = XMLParser(data: data)
         parser.delegate = builder
@@ -37,6 +42,20 @@ final class XMLTreeElement {
             throw ParseError(description: "not well-formed XML: the file ends inside <\(open.name)> (truncated?)")
         }
         return root
+    }
+
+    /// The offset of the first byte that does not belong to a valid UTF-8 sequence; nil when all do.
+    static func firstInvalidUTF8(in data: Data) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = data.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .error: return offset
+            case .emptyInput: return nil
+            }
+        }
     }
 
     private final class Builder: NSObject, XMLParserDelegate {
