@@ -4,8 +4,8 @@
 #   tools/library_check.sh IMAGE [MODEL]
 # Prints the scratch program's line ("IMAGE: label confidence"). Run from the repository root.
 set -euo pipefail
-image=$(realpath "${1:?usage: tools/library_check.sh IMAGE [MODEL]}")
-model=$(realpath "${2:-models/resnet9-fer2013.safetensors}")
+image=$(realpath -e "${1:?usage: tools/library_check.sh IMAGE [MODEL]}" 2>/dev/null) || { echo "tools/library_check.sh: no such image: $1" >&2; exit 2; }
+model=$(realpath -e "${2:-models/resnet9-fer2013.safetensors}" 2>/dev/null) || { echo "tools/library_check.sh: no such model: ${2:-models/resnet9-fer2013.safetensors}" >&2; exit 2; }
 repo=$(pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/fer-library-check.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
