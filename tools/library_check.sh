@@ -4,6 +4,7 @@
 #   tools/library_check.sh IMAGE [MODEL]
 # Prints the scratch program's line ("IMAGE: label confidence"). Run from the repository root.
 set -euo pipefail
+[ $# -ge 1 ] || { echo "usage: tools/library_check.sh IMAGE [MODEL]" >&2; exit 2; }
 image=$(realpath -e "${1:?usage: tools/library_check.sh IMAGE [MODEL]}" 2>/dev/null) || { echo "tools/library_check.sh: no such image: $1" >&2; exit 2; }
 model=$(realpath -e "${2:-models/resnet9-fer2013.safetensors}" 2>/dev/null) || { echo "tools/library_check.sh: no such model: ${2:-models/resnet9-fer2013.safetensors}" >&2; exit 2; }
 repo=$(pwd)
