@@ -31,6 +31,11 @@ final class XMLTreeElement {
         if let offset = firstInvalidUTF8(in: data) {
             throw ParseError(description: "not UTF-8 text (byte \(offset) is not part of a UTF-8 character)")
         }
+        // FoundationXML also crashes on a processing instruction without data (it calls strlen on
+        // NULL). Cascade files have none but the XML declaration at the top.
+        if let offset = firstProcessingInstruction(in: data) {
+            throw ParseError(description: "a processing instruction at byte \(offset) (cascade files have none but <?xml ...?> first)")
+        }
         let builder = Builder()
         let parser = XMLParser(data: data)
         parser.delegate = builder
@@ -42,6 +47,23 @@ final class XMLTreeElement {
             throw ParseError(description: "not well-formed XML: the file ends inside <\(open.name)> (truncated?)")
         }
         return root
+    }
+
+    /// The offset of the first "<?" other than a leading XML declaration; nil when there is none.
+    static func firstProcessingInstruction(in data: Data) -> Int? {
+        let bytes = [UInt8](data)
+        var start = 0
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }   // a UTF-8 byte order mark
+        while start < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start]) { start += 1 }
+        var index = start
+        while index + 1 < bytes.count {
+            if bytes[index] == UInt8(ascii: "<"), bytes[index + 1] == UInt8(ascii: "?") {
+                let declaration = index == start && bytes[index...].starts(with: Array("<?xml ".utf8))
+                if !declaration { return index }
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// The offset of the first byte that does not belong to a valid UTF-8 sequence; nil when all do.
