@@ -77,7 +77,9 @@ def main():
                 seconds, times = fer_live(args.fer_live, clip, scratch)
                 ours.append(seconds / max(1, len(times)))
                 if args.fer_python:
-                    out = subprocess.run([args.fer_python, "-c", FER_SCRIPT, clip, scratch], check=True, capture_output=True, text=True)
+                    # fer writes data.csv into the working directory whatever its outdir says: keep it in scratch.
+                    out = subprocess.run([args.fer_python, "-c", FER_SCRIPT, os.path.abspath(clip), scratch], check=True,
+                                         capture_output=True, text=True, cwd=scratch)
                     result = json.loads(out.stdout.strip().splitlines()[-1])
                     # Per decoded frame (ffprobe's count): what fer returns is not one entry per frame.
                     theirs.append(result["seconds"] / max(1, len(expected)))
