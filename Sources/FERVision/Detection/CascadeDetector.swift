@@ -81,7 +81,7 @@ public final class CascadeDetector: @unchecked Sendable {
 
     /// The windows a scale visits, for splitting a search into parts of about equal work.
     func windowCount(_ plan: SearchPlan, scale: Float) -> Int {
-        let working = workingSize(width: plan.width, height: plan.height, scale: scale), step = scale >= 2 ? 1 : 2
+        let working = workingSize(width: plan.width, height: plan.height, scale: scale), step = windowStep(scale)
         return (working.width / step + 1) * (working.height / step + 1)
     }
 
@@ -125,6 +125,9 @@ public final class CascadeDetector: @unchecked Sendable {
         return scales
     }
 
+    /// OpenCV's window step: every other pixel below scale 2, every pixel from there up.
+    private func windowStep(_ scale: Float) -> Int { scale >= 2 ? 1 : 2 }
+
     /// The image's size at a scale.
     private func scaledSize(_ image: ByteImage, scale: Float) -> (width: Int, height: Int) {
         scaledSize(width: image.width, height: image.height, scale: scale)
@@ -163,7 +166,7 @@ public final class CascadeDetector: @unchecked Sendable {
         let integral = scaled.withUnsafeBufferPointer {
             IntegralImage(pixels: $0, width: width, height: height, stride: stride, withSquares: cascade.featureType == .haar)
         }
-        let step = scale >= 2 ? 1 : 2
+        let step = windowStep(scale)
         let working = workingSize(image, scale: scale)
         let stripeHeight = max((working.height / step + stripes - 1) / stripes, 1) * step
         let lastRow = min(stripes * stripeHeight, working.height)

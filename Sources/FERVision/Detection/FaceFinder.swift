@@ -91,10 +91,13 @@ public struct FaceFinder: Sendable {
                 if !found.contains(where: { $0.overlap(with: mapped) > 0.3 }) { found.append(mapped) }
             }
         }
-        return ordered(found.map { FaceDetection(box: $0, neighbors: 0) }).map(\.box)
+        return found.sorted(by: Self.reportedBefore)
     }
 
-    func ordered(_ faces: [FaceDetection]) -> [FaceDetection] {
-        faces.sorted { ($0.box.width * $0.box.height, -$0.box.x) > ($1.box.width * $1.box.height, -$1.box.x) }
+    func ordered(_ faces: [FaceDetection]) -> [FaceDetection] { faces.sorted { Self.reportedBefore($0.box, $1.box) } }
+
+    /// The order faces are reported in: the largest first, then the leftmost.
+    static func reportedBefore(_ a: PixelRect, _ b: PixelRect) -> Bool {
+        (a.width * a.height, -a.x) > (b.width * b.height, -b.x)
     }
 }

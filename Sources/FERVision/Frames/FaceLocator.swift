@@ -90,7 +90,7 @@ public final class CascadeFaceLocator: FaceLocator {
             // A completed whole search adds the faces it found away from the ones followed this frame
             // (those are current; its boxes are up to a cycle old).
             let new = (spreadSearch.advance(with: image) ?? []).filter { face in !near.contains { $0.overlap(with: face) > 0.3 } }
-            found = Array((near + new).sorted { ($0.width * $0.height, -$0.x) > ($1.width * $1.height, -$1.x) }.prefix(maximumFaces))
+            found = Array((near + new).sorted(by: FaceFinder.reportedBefore).prefix(maximumFaces))
         } else {
             // Every frame's whole search; live, only while no face is tracked, when there is nothing to
             // classify that it could delay.
