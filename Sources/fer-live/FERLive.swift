@@ -17,8 +17,11 @@ struct FERLive: ParsableCommand {
         subcommands: [Camera.self, Replay.self, Devices.self, Classify.self, Detect.self, Train.self, Evaluate.self, Calibrate.self, Report.self, Bench.self, Import.self]
     )
 
-    /// Signals are handled from the first moment, so a stream's start-up can be interrupted cleanly.
+    /// OpenBLAS's kernels are settled first (a restart, before any thread or file exists, where it fell
+    /// back to its generic ones); then signals are handled from the first moment, so a stream's start-up
+    /// can be interrupted cleanly.
     static func main() {
+        OpenBLASCore.restartWithBestKernelsIfNeeded()
         SignalStopper.shared.install()
         do {
             var command = try parseAsRoot()

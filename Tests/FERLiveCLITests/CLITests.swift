@@ -112,6 +112,22 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// Paced passes report their interval; OpenBLAS runs kernels for this CPU, not its generic fallback
+    /// (fer-live restarts itself with OPENBLAS_CORETYPE where OpenBLAS did not know the CPU).
+    func testBenchPacesPassesAndRunsThisCPUsKernels() throws {
+        let result = try CLIRunner.run(["bench", "--model", model, "--iterations", "3", "--warmup", "1", "--threads", "2",
+                                        "--interval", "5", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try json(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(object["interval_ms"] as? Double, 5)
+        XCTAssertEqual(object["threads"] as? Int, 2)
+        let blas = try XCTUnwrap(object["blas"] as? String)
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, cpuinfo.contains(" avx2 ") {
+            XCTAssertFalse(blas.hasPrefix("OpenBLAS Prescott"), "generic kernels on an AVX2 CPU: \(blas)")
+        }
+    }
+
     func testBenchRejectsNonsense() throws {
         let result = try CLIRunner.run(["bench", "--batch", "0"])
         XCTAssertNotEqual(result.status, 0)

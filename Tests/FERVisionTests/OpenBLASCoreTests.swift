@@ -18,17 +18,17 @@ final class OpenBLASCoreTests: XCTestCase {
         XCTAssertEqual(OpenBLASCore.cpuFlags(cpuinfo: "no flags here"), [])
     }
 
-    /// On a CPU with AVX2 or AVX-512, whatever OpenBLAS picked itself, the set in use is not the generic one.
-    func testThisCPUDoesNotRunTheGenericKernels() throws {
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else {
-            throw XCTSkip("OPENBLAS_CORETYPE is set: the user's choice stands")
-        }
-        guard let best = OpenBLASCore.bestCore(forFlags: OpenBLASCore.cpuFlags()) else {
-            throw XCTSkip("this CPU has neither AVX2 nor AVX-512: the generic kernels are the right ones")
-        }
-        _ = BLAS.coreName
-        XCTAssertNotEqual(OpenBLASCore.currentName, OpenBLASCore.genericFallback, "expected \(best) or a CPU-specific set")
-        // The selection leaves the environment as the user had it.
-        XCTAssertNil(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+    /// A restart only where OpenBLAS fell back, nobody chose, this is not the restart already, and the
+    /// CPU has better kernels.
+    func testRestartsOnlyFromTheGenericFallbackWhenNobodyChose() {
+        let avx512: Set<Substring> = ["fma", "avx2", "avx512f", "avx512bw", "avx512dq", "avx512vl"]
+        XCTAssertEqual(OpenBLASCore.replacement(picked: "Prescott", environment: [:], flags: avx512), "SkylakeX")
+        XCTAssertEqual(OpenBLASCore.replacement(picked: "Prescott", environment: ["HOME": "/"], flags: ["avx2", "fma"]), "Haswell")
+        XCTAssertNil(OpenBLASCore.replacement(picked: "Cooperlake", environment: [:], flags: avx512), "OpenBLAS knew the CPU")
+        XCTAssertNil(OpenBLASCore.replacement(picked: "Prescott", environment: ["OPENBLAS_CORETYPE": "Prescott"], flags: avx512),
+                     "the user's choice stands")
+        XCTAssertNil(OpenBLASCore.replacement(picked: "Prescott", environment: [OpenBLASCore.replacedVariable: "Prescott"], flags: avx512),
+                     "the restart does not restart again")
+        XCTAssertNil(OpenBLASCore.replacement(picked: "Prescott", environment: [:], flags: ["sse3", "avx"]), "nothing better to run")
     }
 }

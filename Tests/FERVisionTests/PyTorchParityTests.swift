@@ -1,4 +1,4 @@
-import FERVision
+@testable import FERVision
 import XCTest
 
 /// The engine against PyTorch: logits of narrow ResNet9s with real batch-norm statistics, loaded from
@@ -78,6 +78,24 @@ final class ConvolutionMethodTests: XCTestCase {
         let winograd = ResNet9(stateDict: weights, architecture: architecture, convolutionMethod: .winograd).logits(for: batch)
         let scale = reference.scalars.map(abs).max()!
         assertClose(winograd.scalars, reference.scalars, tolerance: 1e-4 * max(1, scale), "Winograd vs im2col (scale \(scale))")
+    }
+
+    /// One image alone runs im2col on the 6x6 maps (too few Winograd columns), a batch runs Winograd
+    /// there: each image gets the same logits either way.
+    func testOneImageAloneAgreesWithItInABatch() {
+        let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7)
+        let network = ResNet9(stateDict: StateDict.initialized(architecture, seed: 5), architecture: architecture)
+        XCTAssertFalse(network.convolutions[7].usesWinograd(images: 1, side: 6))
+        XCTAssertTrue(network.convolutions[7].usesWinograd(images: 4, side: 6))
+        XCTAssertTrue(network.convolutions[1].usesWinograd(images: 1, side: 48))
+        var random = SplitMix64(seed: 9)
+        let batch = Tensor(shape: [4, 1, 48, 48], scalars: (0..<4 * 2304).map { _ in random.uniform(-2, 2) })
+        let together = network.logits(for: batch).scalars
+        let scale = together.map(abs).max()!
+        for image in 0..<4 {
+            let alone = network.logits(for: Tensor(shape: [1, 1, 48, 48], scalars: Array(batch.scalars[image * 2304..<(image + 1) * 2304])))
+            assertClose(alone.scalars, Array(together[image * 7..<(image + 1) * 7]), tolerance: 1e-4 * max(1, scale), "image \(image)")
+        }
     }
 
     /// Odd feature-map sides exercise the partial tiles at the right and bottom edges.

@@ -4,40 +4,44 @@ import Synchronization
 
 /// The matrix multiply every convolution and linear layer runs on, and how work is spread over cores.
 ///
-/// FERVision splits work across its own Dispatch workers (ranges of channels, GEMM rows, Winograd
-/// components) and keeps OpenBLAS single-threaded inside each call: the network's many mid-sized GEMMs
+/// FERVision splits work across its own kernel threads (`WorkerPool`: ranges of channels, GEMM rows,
+/// Winograd components) and keeps OpenBLAS single-threaded inside each call: the network's many mid-sized GEMMs
 /// and its transforms then all scale, where OpenBLAS's own threads would only split each GEMM.
 public enum BLAS {
     private static let workers = Atomic<Int>(1)
-    /// Before the first multiply: the best kernel set for this CPU (see `OpenBLASCore`), and one
-    /// OpenBLAS thread (it starts with one per core).
-    private static let setUp: OpenBLASCore.Selection = {
-        let selection = OpenBLASCore.selectForThisCPU()
-        openblas_set_num_threads(1)
-        return selection
-    }()
+    /// The threads that run the other slices (one fewer than `threadCount`).
+    private static let pool = Mutex<WorkerPool?>(nil)
+    /// Before the first multiply: one OpenBLAS thread (it starts with one per core).
+    private static let setUp: Void = openblas_set_num_threads(1)
 
     /// Sets how many threads FERVision's kernels use from now on (process-wide; set it before work starts).
     public static func setThreadCount(_ count: Int) {
         _ = setUp
-        workers.store(max(1, count), ordering: .relaxed)
+        let count = max(1, count)
+        workers.store(count, ordering: .relaxed)
+        pool.withLock { pool in
+            guard pool?.helperCount != count - 1 else { return }
+            pool?.stop()
+            pool = count > 1 ? WorkerPool(helperCount: count - 1) : nil
+        }
     }
 
     /// The number of threads FERVision's kernels use (1 unless set).
     public static var threadCount: Int { workers.load(ordering: .relaxed) }
 
     /// OpenBLAS's name for the CPU kernel set in use (for benchmark reports), and the one OpenBLAS had
-    /// picked itself when fer-live replaced its generic fallback: "SkylakeX (OpenBLAS picked Prescott)".
-    public static var coreName: String {
-        let selection = setUp
-        return selection.replaced.map { "\(selection.coreName) (OpenBLAS picked \($0))" } ?? selection.coreName
-    }
+    /// picked itself when fer-live replaced its generic fallback: "SkylakeX (OpenBLAS picked Prescott)"
+    /// (see `OpenBLASCore`).
+    public static var coreName: String { OpenBLASCore.description }
 
     /// Runs `body` on `parts` contiguous slices of `0..<count`, one per worker, and returns when all are
-    /// done. With one worker (or one slice) it runs inline on the caller's thread.
+    /// done. With one worker (or one slice) it runs inline on the caller's thread; otherwise on the kernel
+    /// threads (`WorkerPool`), or on Dispatch's when they are busy with another caller.
     static func parallelSlices(of count: Int, parts: Int = threadCount, _ body: (Int, Range<Int>) -> Void) {
         let parts = max(1, min(parts, count))
         if parts == 1 { return body(0, 0..<count) }
+        func slice(_ part: Int) { body(part, (count * part / parts)..<(count * (part + 1) / parts)) }
+        if let pool = pool.withLock({ $0 }), pool.run(parts: parts, slice) { return }
         // Each part works on its own slice, and this call returns only when all are done: the body may
         // capture what it writes to (pointers, mostly) without being Sendable.
         nonisolated(unsafe) let body = body

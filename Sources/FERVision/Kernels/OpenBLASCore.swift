@@ -1,30 +1,33 @@
 import COpenBLAS
 import Foundation
 
-/// Which of its CPU kernel sets OpenBLAS runs, and the repair for CPUs newer than the installed OpenBLAS.
+/// Which of its CPU kernel sets OpenBLAS runs, and how fer-live gets the right one on CPUs newer than
+/// the installed OpenBLAS.
 ///
 /// OpenBLAS built with `DYNAMIC_ARCH` (Debian's is) picks a kernel set for the CPU model when it loads.
 /// A model it does not know, like the Xeons after its release (Debian 12 ships 0.3.21, from 2022), gets
 /// its generic SSE3 "Prescott" set: every GEMM then runs 3-6x slower than the AVX-512 or AVX2 kernels the
-/// CPU has. When that happened and the user did not choose a set with `OPENBLAS_CORETYPE`, fer-live
-/// chooses one from the CPU's feature flags and reruns OpenBLAS's own selection with it, exactly what
-/// starting the process with `OPENBLAS_CORETYPE` set would have done.
-enum OpenBLASCore {
+/// CPU has. OpenBLAS's supported way to choose is `OPENBLAS_CORETYPE`, read once, while the library
+/// loads. So an executable calls `restartWithBestKernelsIfNeeded()` first thing: when OpenBLAS fell back
+/// and the user chose nothing, it starts the same program again with the variable set from the CPU's
+/// feature flags. No OpenBLAS internals are touched.
+public enum OpenBLASCore {
     /// The kernel set OpenBLAS names when it did not recognize the CPU.
     static let genericFallback = "Prescott"
-
-    /// What `selectForThisCPU` found and did.
-    struct Selection: Equatable {
-        /// OpenBLAS's name for the kernel set in use afterwards.
-        var coreName: String
-        /// The set OpenBLAS had picked itself, when fer-live replaced it.
-        var replaced: String?
-    }
+    /// Set beside `OPENBLAS_CORETYPE` on the restart, naming the set OpenBLAS had picked (for reports).
+    static let replacedVariable = "FER_LIVE_OPENBLAS_REPLACED"
 
     /// OpenBLAS's name for the kernel set it runs now.
     static var currentName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
+    }
+
+    /// The kernel set in use, and the one OpenBLAS had picked itself when fer-live replaced it:
+    /// "SkylakeX (OpenBLAS picked Prescott)".
+    static var description: String {
+        let replaced = ProcessInfo.processInfo.environment[replacedVariable]
+        return replaced.map { "\(currentName) (OpenBLAS picked \($0))" } ?? currentName
     }
 
     /// The best kernel set for CPU feature flags (as in /proc/cpuinfo), by OpenBLAS's names; nil when
@@ -42,23 +45,30 @@ enum OpenBLASCore {
         return Set(line[line.index(after: colon)...].split(separator: " "))
     }
 
-    /// Replaces OpenBLAS's generic fallback with the best set this CPU runs, unless the user chose one.
-    /// Call before the first BLAS call (the kernel set also sizes the blocks every later call uses), and
-    /// before starting threads that read the environment: it sets OPENBLAS_CORETYPE for the moment
-    /// OpenBLAS reads it. `BLAS` does both from its one-time setup, which the commands reach first
-    /// through `BLAS.setThreadCount`.
-    static func selectForThisCPU() -> Selection {
+    /// The kernel set to start again with: OpenBLAS fell back to its generic set (`picked`), nobody
+    /// chose one (`OPENBLAS_CORETYPE` unset, and this is not already the restart), and the CPU has
+    /// better ones. nil: keep what runs.
+    static func replacement(picked: String, environment: [String: String], flags: Set<Substring>) -> String? {
+        guard picked == genericFallback, environment["OPENBLAS_CORETYPE"] == nil, environment[replacedVariable] == nil else {
+            return nil
+        }
+        return bestCore(forFlags: flags)
+    }
+
+    /// For executables, first thing in `main`, before any thread starts or file opens: when OpenBLAS
+    /// runs its generic kernels on a CPU with better ones and the user set no `OPENBLAS_CORETYPE`,
+    /// replaces the process with the same program, arguments and environment, plus that variable.
+    /// Returns (doing nothing) in every other case, and when the restart fails.
+    public static func restartWithBestKernelsIfNeeded() {
         let picked = currentName
-        guard picked == genericFallback, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-              let best = bestCore(forFlags: cpuFlags()),
-              // Only a DYNAMIC_ARCH build has these; a build for one CPU is left as it is.
-              let table = dlsym(nil, "gotoblas"), let initialize = dlsym(nil, "gotoblas_dynamic_init")
-        else { return Selection(coreName: picked) }
-        // OpenBLAS's selection reads OPENBLAS_CORETYPE and runs only while its kernel table is unset.
+        guard let best = replacement(picked: picked, environment: ProcessInfo.processInfo.environment, flags: cpuFlags()) else {
+            return
+        }
         setenv("OPENBLAS_CORETYPE", best, 1)
-        table.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee = nil
-        unsafeBitCast(initialize, to: (@convention(c) () -> Void).self)()
+        setenv(replacedVariable, picked, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // Still here: the restart failed. Go on with the generic kernels, with the environment as it was.
         unsetenv("OPENBLAS_CORETYPE")
-        return Selection(coreName: currentName, replaced: picked)
+        unsetenv(replacedVariable)
     }
 }

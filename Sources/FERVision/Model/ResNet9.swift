@@ -17,22 +17,34 @@ public final class ResNet9: @unchecked Sendable {
         /// im2col + one GEMM per layer: 9 multiply-adds per weight and output pixel. The plain reference.
         case im2col
         /// Winograd F(2x2, 3x3) + 16 GEMMs per layer: 2.25x fewer multiply-adds, plus cheap transforms.
-        /// Faster overall on the recipe's network, at batch 1 and in batches (measured: BENCHMARKS.md).
+        /// Faster overall on the recipe's network, at batch 1 and in batches (measured: BENCHMARKS.md),
+        /// except in a pass too small for it (see `minimumWinogradColumns`), which runs im2col.
         case winograd
     }
 
-    /// A convolution with its batch norm folded in: bias [out], and weights as the method needs them.
+    /// A convolution with its batch norm folded in: bias [out], and weights as the methods need them.
     struct FoldedConvolution {
-        enum Weights {
-            /// [out, in * 9], for im2col.
-            case direct([Float])
-            /// [16, out, in], Winograd-transformed.
-            case winograd([Float])
-        }
         let block: ResNet9Architecture.Block
-        let weights: Weights
+        /// [out, in * 9], for im2col: with `.im2col`, and with `.winograd` on maps so small that a pass
+        /// of few images runs im2col.
+        let direct: [Float]?
+        /// [16, out, in], Winograd-transformed (`.winograd` only).
+        let winograd: [Float]?
         let bias: [Float]
+
+        /// Whether a pass of `images` images of side `side` runs Winograd.
+        func usesWinograd(images: Int, side: Int) -> Bool {
+            guard winograd != nil else { return false }
+            return direct == nil || images * winogradTileCount(height: side, width: side) >= ResNet9.minimumWinogradColumns
+        }
     }
+
+    /// The fewest columns (images x tiles) a Winograd GEMM gets before im2col is faster. With fewer,
+    /// OpenBLAS spends most of the 16 GEMMs copying the weights into its blocked layout (each weight
+    /// used for a handful of columns): at batch 1 on the 6x6 maps (9 tiles), im2col's one GEMM, with
+    /// 36 columns per weight, made the whole pass 7% faster (AMD EPYC 9004, 2 threads); from 4 images
+    /// on, Winograd was faster again.
+    static let minimumWinogradColumns = 16
 
     let convolutions: [FoldedConvolution]
     let classifierWeights: [Float]   // [classes, features]
@@ -58,7 +70,10 @@ public final class ResNet9: @unchecked Sendable {
             guard let tensor = stateDict.tensor(key) else { preconditionFailure("state dict lacks \(key)") }
             return tensor.scalars
         }
+        var side = inputSize
         convolutions = architecture.blocks.map { block in
+            let blockSide = side
+            if block.pools { side /= 2 }
             let weight = values("\(block.name).0.weight"), bias = values("\(block.name).0.bias")
             let gamma = values("\(block.name).1.weight"), beta = values("\(block.name).1.bias")
             let mean = values("\(block.name).1.running_mean"), variance = values("\(block.name).1.running_var")
@@ -70,11 +85,15 @@ public final class ResNet9: @unchecked Sendable {
                 for j in 0..<fanIn { folded[o * fanIn + j] = Float(Double(weight[o * fanIn + j]) * scale) }
                 foldedBias[o] = Float((Double(bias[o]) - Double(mean[o])) * scale + Double(beta[o]))
             }
-            let weights: FoldedConvolution.Weights = switch convolutionMethod {
-            case .im2col: .direct(folded)
-            case .winograd: .winograd(winogradFilters(folded, outChannels: block.outChannels, inChannels: block.inChannels))
+            let tiles = winogradTileCount(height: blockSide, width: blockSide)
+            switch convolutionMethod {
+            case .im2col:
+                return FoldedConvolution(block: block, direct: folded, winograd: nil, bias: foldedBias)
+            case .winograd:
+                let filters = winogradFilters(folded, outChannels: block.outChannels, inChannels: block.inChannels)
+                return FoldedConvolution(block: block, direct: tiles < Self.minimumWinogradColumns ? folded : nil,
+                                         winograd: filters, bias: foldedBias)
             }
-            return FoldedConvolution(block: block, weights: weights, bias: foldedBias)
         }
         let prefix = ResNet9Architecture.classifierPrefix
         classifierWeights = values("\(prefix).weight")
@@ -155,8 +174,7 @@ public final class ResNet9: @unchecked Sendable {
     private func convolve(_ layer: FoldedConvolution, _ input: UnsafePointer<Float>, images n: Int, side s: Int,
                           into output: UnsafeMutablePointer<Float>, workspace: Workspace) {
         let inChannels = layer.block.inChannels, outChannels = layer.block.outChannels
-        switch layer.weights {
-        case .winograd(let filters):
+        if layer.usesWinograd(images: n, side: s), let filters = layer.winograd {
             let tiles = winogradTileCount(height: s, width: s)
             let chunk = min(winogradImagesFitting(capacity: workspace.columnCapacity, channels: inChannels, tiles: tiles, images: n),
                             winogradImagesFitting(capacity: workspace.productCapacity, channels: outChannels, tiles: tiles, images: n))
@@ -184,7 +202,7 @@ public final class ResNet9: @unchecked Sendable {
                     }
                 }
             }
-        case .direct(let direct):
+        } else if let direct = layer.direct {
             let plane = s * s, depth = inChannels * 9
             let chunk = max(1, min(n, workspace.columnCapacity / (depth * plane)))
             direct.withUnsafeBufferPointer { weights in

@@ -33,6 +33,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed forward passes first (caches, thread start-up).")
     var warmup = 5
 
+    @Option(help: ArgumentHelp("Start a pass every this many milliseconds, as a camera feeds the network (0: back to back).",
+                               discussion: "Live, the network rests between frames; at 33 (30 fps) this times what a frame costs then."))
+    var interval = 0.0
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -40,8 +44,9 @@ struct Bench: ParsableCommand {
     var training = false
 
     func validate() throws {
-        guard (1...4096).contains(batch), (1...256).contains(threads), (1...1_000_000).contains(iterations), (0...1_000_000).contains(warmup) else {
-            throw ValidationError("--batch takes 1...4096, --threads 1...256, --iterations 1...1000000 and --warmup 0...1000000")
+        guard (1...4096).contains(batch), (1...256).contains(threads), (1...1_000_000).contains(iterations), (0...1_000_000).contains(warmup),
+              (0...10_000).contains(interval) else {
+            throw ValidationError("--batch takes 1...4096, --threads 1...256, --iterations 1...1000000, --warmup 0...1000000 and --interval 0...10000")
         }
     }
 
@@ -54,15 +59,21 @@ struct Bench: ParsableCommand {
             var random = SplitMix64(seed: 1)
             let input = Tensor(shape: [batch, channels, side, side],
                                scalars: (0..<batch * channels * side * side).map { _ in random.uniform(-2, 2) })
-            for _ in 0..<warmup { _ = network.logits(for: input) }
             var perImage: [Double] = []
-            for _ in 0..<iterations {
+            var due = DispatchTime.now().uptimeNanoseconds
+            for iteration in 0..<(warmup + iterations) {
+                if interval > 0 {
+                    due += UInt64(interval * 1e6)
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if due > now { usleep(UInt32((due - now) / 1000)) } else { due = now }
+                }
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = network.logits(for: input)
                 let elapsed = DispatchTime.now().uptimeNanoseconds - start
-                perImage.append(Double(elapsed) / 1e6 / Double(batch))
+                if iteration >= warmup { perImage.append(Double(elapsed) / 1e6 / Double(batch)) }
             }
-            let result = BenchResult(model: modelName, network: network, batch: batch, threads: threads, perImageMilliseconds: perImage)
+            let result = BenchResult(model: modelName, network: network, batch: batch, threads: threads, interval: interval,
+                                     perImageMilliseconds: perImage)
             print(json ? result.json.serialized : result.table)
         }
     }
@@ -111,6 +122,8 @@ struct BenchResult {
     let network: ResNet9
     let batch: Int
     let threads: Int
+    /// Milliseconds from one pass's start to the next (0: back to back).
+    let interval: Double
     let perImageMilliseconds: [Double]
 
     /// The nearest-rank percentile of the per-image latencies.
@@ -131,6 +144,7 @@ struct BenchResult {
             ("input", .array([a.inputChannels, network.inputSize, network.inputSize].map { .integer($0) })),
             ("batch", .integer(batch)),
             ("threads", .integer(threads)),
+            ("interval_ms", .number(interval)),
             ("iterations", .integer(perImageMilliseconds.count)),
             ("p50_ms", .number(percentile(50))),
             ("p90_ms", .number(percentile(90))),
@@ -149,7 +163,8 @@ struct BenchResult {
         return """
             model       \(model): ResNet9(\(a.inputChannels), \(a.classCount)), widths \(a.widths.map(String.init).joined(separator: "/")), \
             \(String(format: "%.2f", 2 * Double(network.multiplyAddsPerImage) / 1e9)) GFLOP per image
-            setup       batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(perImageMilliseconds.count) iterations, OpenBLAS \(BLAS.coreName)
+            setup       batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(perImageMilliseconds.count) iterations\
+            \(interval > 0 ? String(format: " every %g ms", interval) : " back to back"), OpenBLAS \(BLAS.coreName)
             per image   p50 \(ms(percentile(50)))   p90 \(ms(percentile(90)))   p99 \(ms(percentile(99)))   min \(ms(perImageMilliseconds.min()!))
             throughput  \(String(format: "%.1f", imagesPerSecond)) images/s   \(String(format: "%.1f", gigaflops)) GFLOP/s
             """
