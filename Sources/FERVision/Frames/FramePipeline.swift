@@ -102,12 +102,10 @@ public final class FramePipeline: @unchecked Sendable {
     private let group = DispatchGroup()
     private let lock = NSLock()
     private var pending: [PendingFrame] = []
-    /// Live: the newest captured frame not yet taken by face detection, and whether a drain is scheduled.
-    private var waitingForPreprocess: (Frame, FrameTimes)?
-    private var preprocessScheduled = false
-    /// Live: the newest classified frame not yet taken by the sinks, and whether a drain is scheduled.
-    private var waitingForSinks: (item: PendingFrame, predictions: [EmotionPrediction], inferred: Double)?
-    private var sinksScheduled = false
+    /// Live: the newest captured frame not yet taken by face detection.
+    private let waitingForPreprocess: LatestSlot<(Frame, FrameTimes)>
+    /// Live: the newest classified frame not yet taken by the sinks.
+    private let waitingForSinks: LatestSlot<(PendingFrame, [EmotionPrediction], inferred: Double)>
     private var stopRequested = false
     private var isPaused = false
     private var sinkError: Error?
@@ -133,6 +131,8 @@ public final class FramePipeline: @unchecked Sendable {
         self.pacing = pacing
         self.smoother = smoother
         self.clock = clock
+        waitingForPreprocess = LatestSlot(queue: preprocessQueue)
+        waitingForSinks = LatestSlot(queue: sinkQueue)
     }
 
     /// Asks the run to end: capture stops, frames already captured are delivered, sinks are flushed.
@@ -228,27 +228,15 @@ public final class FramePipeline: @unchecked Sendable {
     /// Live: a frame waits for face detection in a single slot, and a newer frame replaces it (counted as
     /// dropped), so a slow detector never builds a queue.
     private func handOverLatest(_ frame: Frame, _ captured: FrameTimes, slots: DispatchSemaphore) {
-        lock.lock()
-        let replaced = waitingForPreprocess != nil
-        waitingForPreprocess = (frame, captured)
-        let schedule = !preprocessScheduled
-        preprocessScheduled = true
-        lock.unlock()
-        if replaced { sinkQueue.async { [self] in latency.dropped += 1; group.leave() } }
-        guard schedule else { return }
-        preprocessQueue.async { [self] in
-            while true {
-                lock.lock()
-                guard let (frame, captured) = waitingForPreprocess else {
-                    preprocessScheduled = false
-                    lock.unlock()
-                    return
-                }
-                waitingForPreprocess = nil
-                lock.unlock()
-                preprocess(frame, captured, slots: slots)
-            }
+        let replaced = waitingForPreprocess.offer((frame, captured)) { [self] frame, captured in
+            preprocess(frame, captured, slots: slots)
         }
+        if replaced { countDropped() }
+    }
+
+    /// A frame that a newer one replaced in a live stage's slot: counted, and done with.
+    private func countDropped() {
+        sinkQueue.async { [self] in latency.dropped += 1; group.leave() }
     }
 
     /// Hands a preprocessed frame to inference, applying the policy.
@@ -258,7 +246,7 @@ public final class FramePipeline: @unchecked Sendable {
             // Inference is busy and a frame already waits: the newer one replaces it.
             pending.removeAll()
             lock.unlock()
-            sinkQueue.async { [self] in latency.dropped += 1; group.leave() }
+            countDropped()
             lock.lock()
         }
         pending.append(item)
@@ -303,29 +291,12 @@ public final class FramePipeline: @unchecked Sendable {
     /// Live: the classified frame waits for the sinks in a single slot; a newer one replaces it (counted
     /// as dropped), so a display or disk slower than the camera never builds a queue.
     private func handOverToSinks(_ item: PendingFrame, _ predictions: [EmotionPrediction], inferred: Double, slots: DispatchSemaphore) {
-        lock.lock()
-        let replaced = waitingForSinks != nil
-        waitingForSinks = (item, predictions, inferred)
-        let schedule = !sinksScheduled
-        sinksScheduled = true
-        lock.unlock()
-        if replaced { sinkQueue.async { [self] in latency.dropped += 1; group.leave() } }
-        slots.signal()
-        guard schedule else { return }
-        sinkQueue.async { [self] in
-            while true {
-                lock.lock()
-                guard let (item, predictions, inferred) = waitingForSinks else {
-                    sinksScheduled = false
-                    lock.unlock()
-                    return
-                }
-                waitingForSinks = nil
-                lock.unlock()
-                finish(item, predictions, inferred: inferred)
-                group.leave()
-            }
+        let replaced = waitingForSinks.offer((item, predictions, inferred)) { [self] item, predictions, inferred in
+            finish(item, predictions, inferred: inferred)
+            group.leave()
         }
+        if replaced { countDropped() }
+        slots.signal()
     }
 
     /// On the sink queue: steadies each face's label and delivers the frame.

@@ -80,9 +80,7 @@ struct Classify: ParsableCommand {
                 waiting.removeAll()
             }
             for path in images {
-                let image: ByteImage
-                do { image = try ImageDecoder.decode(contentsOf: path) } catch {
-                    Terminal.error("\(error)")
+                guard let image = decodedImage(at: path) else {
                     failed = true
                     continue
                 }

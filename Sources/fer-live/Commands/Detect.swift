@@ -52,9 +52,7 @@ struct Detect: ParsableCommand {
             }
             var failed = false
             for path in images {
-                let image: ByteImage
-                do { image = try ImageDecoder.decode(contentsOf: path) } catch {
-                    Terminal.error("\(error)")
+                guard let image = decodedImage(at: path) else {
                     failed = true
                     continue
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FERVision
 import Foundation
 
 /// Messages for the person at the terminal go to stderr, so stdout stays parseable output.
@@ -11,6 +12,15 @@ enum Terminal {
     /// Prints an informational line on stderr.
     static func note(_ message: String) {
         FileHandle.standardError.write(Data("fer-live: note: \(message)\n".utf8))
+    }
+}
+
+/// Decodes an image a command was given, or says in one line why it cannot (the command goes on with
+/// the next image and fails at the end).
+func decodedImage(at path: String) -> ByteImage? {
+    do { return try ImageDecoder.decode(contentsOf: path) } catch {
+        Terminal.error("\(error)")
+        return nil
     }
 }
 
