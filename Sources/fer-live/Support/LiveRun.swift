@@ -35,27 +35,15 @@ struct LiveRun {
         for path in [options.latencyReport, options.latencyPlot, options.screenshot, options.timeline, options.summary].compactMap({ $0 }) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else { throw CommandFailure("\(path): cannot be written") }
         }
-        var window: LiveWindow?
-        if !options.headless {
-            var windowOptions = LiveWindow.Options()
-            windowOptions.title = "fer-live: \(source.name)"
-            windowOptions.screenshotPath = options.screenshot
-            windowOptions.screenshotAfterFrames = options.frames ?? 1
-            windowOptions.fontPath = options.font
-            do {
-                window = try LiveWindow(frameWidth: frameSize.width, frameHeight: frameSize.height,
-                                        classCount: classifier.classNames.count, faceSlots: locator.faceSlots, options: windowOptions)
-            } catch {
-                if let screenshot = options.screenshot { try? FileManager.default.removeItem(atPath: screenshot) }
-                throw error
-            }
-            if window?.hasText == false {
-                Terminal.error("warning: no font found (install fonts-dejavu-core, or pass --font): the window shows bars without text")
-            }
-        }
+        let window = options.headless ? nil : try openWindow()
 
-        // With --screenshot the window ends the run once it has shown --frames frames (drops not counted).
-        let source = options.screenshot == nil ? options.frames.map { FirstFrames(of: self.source, count: $0) } ?? self.source : self.source
+        // --frames ends the run after that many frames; with --screenshot the window ends it instead, once it
+        // has shown them (drops not counted).
+        let source: FrameSource = if let count = options.frames, options.screenshot == nil {
+            FirstFrames(of: self.source, count: count)
+        } else {
+            self.source
+        }
         let pipeline = FramePipeline(source: source, classifier: classifier, locator: locator.locator, sinks: sinks, display: window, policy: policy,
                                      pacing: pacing, smoother: options.smoother)
         stopper.stop = { pipeline.stop() }
@@ -88,6 +76,27 @@ struct LiveRun {
             """.utf8))
         if let error = summary.sourceError { throw CommandFailure("\(error)") }
         if let failure = window?.failure { throw CommandFailure(failure.description) }
+    }
+
+    /// The window, sized for the frames; a run that cannot show it fails before the first frame.
+    private func openWindow() throws -> LiveWindow {
+        var windowOptions = LiveWindow.Options()
+        windowOptions.title = "fer-live: \(source.name)"
+        windowOptions.screenshotPath = options.screenshot
+        windowOptions.screenshotAfterFrames = options.frames ?? 1
+        windowOptions.fontPath = options.font
+        let window: LiveWindow
+        do {
+            window = try LiveWindow(frameWidth: frameSize.width, frameHeight: frameSize.height,
+                                    classCount: classifier.classNames.count, faceSlots: locator.faceSlots, options: windowOptions)
+        } catch {
+            if let screenshot = options.screenshot { try? FileManager.default.removeItem(atPath: screenshot) }
+            throw error
+        }
+        if !window.hasText {
+            Terminal.error("warning: no font found (install fonts-dejavu-core, or pass --font): the window shows bars without text")
+        }
+        return window
     }
 
     private func writeText(_ text: String, to path: String) throws {
