@@ -23,7 +23,7 @@ struct LiveRun {
         // Every output is opened before the first frame, so a bad path fails now, not after an hour.
         var sinks: [FrameSink] = []
         if let output = options.output { sinks.append(try ResultWriter(path: output, classNames: classifier.classNames)) }
-        let recorder = try SwitchableRecorder(recordingTo: options.record)
+        let recorder = try SwitchableRecorder(recordingTo: options.record) { Terminal.error("warning: \($0)") }
         sinks.append(recorder)
         let timeline = EmotionTimelineSink(classNames: classifier.classNames, svgPath: options.timeline, summaryPath: options.summary,
                                            title: "Emotions over time: \(source.name)")
