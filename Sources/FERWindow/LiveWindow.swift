@@ -1,5 +1,6 @@
 import FERVision
 import Foundation
+import Synchronization
 
 /// What the window's keys do to the run.
 public struct WindowControls {
@@ -19,9 +20,10 @@ public struct WindowControls {
 
 /// The live window: shows each frame the pipeline delivers with its emotion overlay.
 ///
-/// SDL runs on the thread that creates the window and calls `run` (the main thread); the pipeline runs
-/// on another thread and hands frames over through `present`, which returns once the frame is on screen,
-/// so drawing is the pipeline's last stage ("render") in the latency report.
+/// SDL runs on the main thread, which creates the window and calls `run` (hence `@MainActor`); the
+/// pipeline runs on another thread and hands frames over through `present`, which returns once the
+/// frame is on screen, so drawing is the pipeline's last stage ("render") in the latency report.
+@MainActor
 public final class LiveWindow: FrameDisplay {
     public struct Options {
         public var title = "fer-live"
@@ -34,15 +36,23 @@ public final class LiveWindow: FrameDisplay {
     }
 
     /// A frame waiting for the main thread.
-    private final class Job {
+    private final class Job: Sendable {
         let result: FrameResult
         let dropped: Int
         let done = DispatchSemaphore(value: 0)
-        var presentedAt: Double?
+        /// Set on the main thread before `done` is signalled; read by the presenter after.
+        let presentedAt = Mutex<Double?>(nil)
         init(result: FrameResult, dropped: Int) {
             self.result = result
             self.dropped = dropped
         }
+    }
+
+    /// What the pipeline's thread and the main thread share: the frame waiting, and whether the window
+    /// still shows frames.
+    private struct Handover {
+        var pending: Job?
+        var closed = false
     }
 
     private let window: SDLWindow
@@ -51,11 +61,9 @@ public final class LiveWindow: FrameDisplay {
     private let faceSlots: Int
     private let clock: () -> Double
     private var layout: OverlayLayout
-    private let lock = NSLock()
-    private var pending: Job?
+    private let handover = Mutex(Handover())
     /// Signalled when a frame waits (or the run ended), to wake the main loop.
     private let frameWaiting = DispatchSemaphore(value: 0)
-    private var closed = false
     private var last: FrameResult?
     private var hud = HUDState()
     private var presentTimes: [Double] = []
@@ -83,11 +91,10 @@ public final class LiveWindow: FrameDisplay {
 
     /// Runs the window on this thread while `work` (the pipeline) runs on another; returns when `work`
     /// has returned, with the window closed. Keys act through `controls`.
-    public func run(controls: WindowControls, work: @escaping () -> Void) {
+    /// `work` is `@Sendable` because it runs on the other thread: a closure isolated to the main actor
+    /// would trap there.
+    public func run(controls: WindowControls, work: @escaping @Sendable () -> Void) {
         let finished = DispatchSemaphore(value: 0)
-        // `work` runs on the new thread only; whatever it writes, its caller reads after `run` returns,
-        // which the semaphore orders after `work` has returned.
-        nonisolated(unsafe) let work = work
         let thread = Thread { [frameWaiting] in
             work()
             finished.signal()
@@ -143,37 +150,31 @@ public final class LiveWindow: FrameDisplay {
 
     // MARK: FrameDisplay (the pipeline's sink queue)
 
-    public func present(_ result: FrameResult, dropped: Int) -> Double? {
+    public nonisolated func present(_ result: FrameResult, dropped: Int) -> Double? {
         let job = Job(result: result, dropped: dropped)
-        lock.lock()
-        guard !closed else {
-            lock.unlock()
-            return nil
+        let accepted = handover.withLock { handover in
+            guard !handover.closed else { return false }
+            handover.pending = job
+            return true
         }
-        pending = job
-        lock.unlock()
+        guard accepted else { return nil }
         frameWaiting.signal()
         job.done.wait()
-        return job.presentedAt
+        return job.presentedAt.withLock { $0 }
     }
 
     // MARK: Main thread
 
     private func takeJob() -> Job? {
-        lock.lock()
-        defer { lock.unlock() }
-        let job = pending
-        pending = nil
-        return job
+        handover.withLock { $0.pending.take() }
     }
 
     /// No more frames are shown; a frame waiting is released unshown.
     private func close() {
-        lock.lock()
-        closed = true
-        let job = pending
-        pending = nil
-        lock.unlock()
+        let job = handover.withLock { handover in
+            handover.closed = true
+            return handover.pending.take()
+        }
         job?.done.signal()
     }
 
@@ -187,12 +188,13 @@ public final class LiveWindow: FrameDisplay {
         hud.dropped = job.dropped
         let isScreenshotFrame = shown + 1 == options.screenshotAfterFrames
         draw(job.result, savingTo: isScreenshotFrame ? options.screenshotPath ?? screenshotRequested : screenshotRequested)
-        job.presentedAt = clock()
+        let presentedAt = clock()
+        job.presentedAt.withLock { $0 = presentedAt }
         shown += 1
-        presentTimes.append(job.presentedAt!)
+        presentTimes.append(presentedAt)
         if presentTimes.count > 30 { presentTimes.removeFirst() }
         if presentTimes.count > 1 { hud.framesPerSecond = Double(presentTimes.count - 1) / (presentTimes.last! - presentTimes.first!) }
-        hud.latencyMilliseconds = (job.presentedAt! - job.result.times.captured) * 1000
+        hud.latencyMilliseconds = (presentedAt - job.result.times.captured) * 1000
         last = job.result
         job.done.signal()
     }

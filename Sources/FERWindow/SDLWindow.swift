@@ -3,8 +3,10 @@ import FERVision
 import Foundation
 
 /// A resizable SDL window with a renderer, owned by Swift: the drawing primitives the overlay needs
-/// (rectangles, a grayscale frame, text) and reading back what was drawn. Main thread only.
-final class SDLWindow: OverlayCanvas {
+/// (rectangles, a grayscale frame, text) and reading back what was drawn. Main thread only, which the
+/// type states: SDL's video calls must come from the thread that initialized it.
+@MainActor
+final class SDLWindow: @MainActor OverlayCanvas {
     /// What the user did since the last call.
     enum Input: Equatable {
         case quit, togglePause, screenshot, toggleRecording, exposed
@@ -83,7 +85,7 @@ final class SDLWindow: OverlayCanvas {
         SDL_Quit()
     }
 
-    deinit { close() }
+    isolated deinit { close() }
 
     /// Gives the canvas a new size (a frame of another size arrived) and the window the same.
     func resizeCanvas(width: Int, height: Int) {

@@ -56,7 +56,9 @@ final class WindowCLITests: XCTestCase {
             cd '\(folder.path)'
             '\(CLIRunner.binary.path)' replay '\(frames.path)' --loop --crop center --model '\(model)' \(quoted) &
             pid=$!
-            window=$(xdotool search --sync --name fer-live | head -1)
+            # A window that never appears (fer-live failed) must fail the test, not hang it.
+            window=$(timeout 30 xdotool search --sync --name fer-live | head -1)
+            if [ -z "$window" ]; then echo "no window appeared"; kill "$pid" 2>/dev/null; wait "$pid"; echo "exit: $?"; exit 0; fi
             \(keys)
             xdotool key q
             wait "$pid"

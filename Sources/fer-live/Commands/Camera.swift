@@ -57,7 +57,7 @@ struct Camera: ParsableCommand {
             Terminal.note("\(device): \(camera.format)")
             try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: false), policy: .latestOnly, pacing: .live,
                         frameSize: (camera.format.width, camera.format.height),
-                        heading: { frames, _ in "captured \(frames) frames from \(device) (\(camera.format))" }).run()
+                        heading: { frames, _ in "captured \(frames) frames from \(device) (\(camera.format))" }).runOnMainThread()
         }
     }
 }

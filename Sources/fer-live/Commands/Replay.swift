@@ -81,7 +81,7 @@ struct Replay: ParsableCommand {
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
             try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: asFastAsPossible),
                         policy: .lossless(batch: batch), pacing: asFastAsPossible ? .asFastAsPossible : .realTime, frameSize: frameSize,
-                        heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(sequence.name)" }).run()
+                        heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(sequence.name)" }).runOnMainThread()
         }
     }
 

@@ -17,6 +17,9 @@ struct LiveRun {
     /// "replayed 120 frames of DIR" style heading: called with the frame count.
     let heading: (_ frames: Int, _ stoppedEarly: Bool) -> String
 
+    /// On the main thread (the window's SDL calls must come from it): commands call it through
+    /// `runOnMainThread()`.
+    @MainActor
     func run() throws {
         BLAS.setThreadCount(options.threads)
         let stopper = SignalStopper.shared
@@ -47,7 +50,9 @@ struct LiveRun {
         let pipeline = FramePipeline(source: source, classifier: classifier, locator: locator.locator, sinks: sinks, display: window, policy: policy,
                                      pacing: pacing, smoother: options.smoother)
         stopper.stop = { pipeline.stop() }
-        var outcome: Result<FramePipeline.Summary, Error>?
+        // Written by the pipeline's thread in the window's run, read after that run has returned (which
+        // waits for the thread): never at the same time.
+        nonisolated(unsafe) var outcome: Result<FramePipeline.Summary, Error>?
         if let window {
             let controls = WindowControls(
                 stop: { pipeline.stop() },
@@ -79,6 +84,7 @@ struct LiveRun {
     }
 
     /// The window, sized for the frames; a run that cannot show it fails before the first frame.
+    @MainActor
     private func openWindow() throws -> LiveWindow {
         var windowOptions = LiveWindow.Options()
         windowOptions.title = "fer-live: \(source.name)"
@@ -97,6 +103,14 @@ struct LiveRun {
             Terminal.error("warning: no font found (install fonts-dejavu-core, or pass --font): the window shows bars without text")
         }
         return window
+    }
+
+    /// Runs on the calling thread, which must be the main thread, as a command's `run()` is; stops the
+    /// process with a message otherwise.
+    func runOnMainThread() throws {
+        // assumeIsolated runs the closure at once, on this thread: `self` is never used anywhere else meanwhile.
+        nonisolated(unsafe) let liveRun = self
+        try MainActor.assumeIsolated { try liveRun.run() }
     }
 
     private func writeText(_ text: String, to path: String) throws {
