@@ -1,6 +1,5 @@
 import FERVision
 import Foundation
-import Synchronization
 
 /// What the window's keys do to the run.
 public struct WindowControls {
@@ -41,7 +40,7 @@ public final class LiveWindow: FrameDisplay {
         let dropped: Int
         let done = DispatchSemaphore(value: 0)
         /// Set on the main thread before `done` is signalled; read by the presenter after.
-        let presentedAt = Mutex<Double?>(nil)
+        let presentedAt = Locked<Double?>(nil)
         init(result: FrameResult, dropped: Int) {
             self.result = result
             self.dropped = dropped
@@ -61,7 +60,7 @@ public final class LiveWindow: FrameDisplay {
     private let faceSlots: Int
     private let clock: () -> Double
     private var layout: OverlayLayout
-    private let handover = Mutex(Handover())
+    private let handover = Locked(Handover())
     /// Signalled when a frame waits (or the run ended), to wake the main loop.
     private let frameWaiting = DispatchSemaphore(value: 0)
     private var last: FrameResult?

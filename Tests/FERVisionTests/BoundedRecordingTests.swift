@@ -10,7 +10,7 @@ final class BoundedRecordingTests: XCTestCase {
     /// A recorder whose every write waits until the test opens the gate: a disk as slow as we like.
     final class GatedRecorder: FrameSink, @unchecked Sendable {
         let gate = DispatchSemaphore(value: 0)
-        let written = Mutex<[Int]>([])
+        let written = Locked<[Int]>([])
         let finished = Atomic<Int>(0)
         func deliver(_ result: FrameResult) throws {
             gate.wait()
@@ -27,7 +27,7 @@ final class BoundedRecordingTests: XCTestCase {
 
     func testASlowDiskStopsTheRecordingWithoutHoldingUpFrames() throws {
         let disk = GatedRecorder()
-        let reasons = Mutex<[String]>([])
+        let reasons = Locked<[String]>([])
         // Shared with the delivering thread as the pipeline's sink queue shares it (it locks inside).
         nonisolated(unsafe) let recorder = SwitchableRecorder(recording: ("slow.mkv", disk), waitingLimit: 3) { reason in
             reasons.withLock { $0.append(reason) }

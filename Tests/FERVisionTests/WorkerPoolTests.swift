@@ -14,7 +14,7 @@ final class WorkerPoolTests: XCTestCase {
         let visits = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
         visits.initialize(repeating: 0)
         defer { visits.deallocate() }
-        let partsSeen = Mutex<Set<Int>>([])
+        let partsSeen = Locked<Set<Int>>([])
         BLAS.parallelSlices(of: count, parts: parts) { part, range in
             partsSeen.withLock { _ = $0.insert(part) }
             for index in range { visits[index] += 1 }

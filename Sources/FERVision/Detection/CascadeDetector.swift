@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 
 /// How to search a frame, with OpenCV's detectMultiScale meaning for each setting.
 public struct DetectionParameters: Equatable, Sendable {
@@ -90,7 +89,7 @@ public final class CascadeDetector: @unchecked Sendable {
         let scanner = stumpScanner(stride: plan.stride)
         if threads > 1, scales.count > 1 {
             // Each scale is independent; gathered back in scale order, the hits are the serial ones.
-            let perScale = Mutex([[PixelRect]](repeating: [], count: scales.count))
+            let perScale = Locked([[PixelRect]](repeating: [], count: scales.count))
             DispatchQueue.concurrentPerform(iterations: scales.count) { offset in
                 let found = detections(in: gray, scale: plan.scales[scales.lowerBound + offset], stripes: plan.stripes,
                                        stride: plan.stride, scanner: scanner)

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// A recording written on a queue of its own, so a slow disk never holds up the window or the other
 /// outputs, with at most `limit` frames handed over and not yet written. When the disk falls that far
@@ -7,7 +6,7 @@ import Synchronization
 /// closed, and nothing else of the run stops. Memory stays bounded by `limit` frames.
 ///
 /// `@unchecked Sendable`: the recorder it writes through is used only on `queue` once made; the counts
-/// and the first write error live in a `Mutex`.
+/// and the first write error are `Locked`.
 final class BoundedRecording: @unchecked Sendable {
     /// Where the frames go (a folder, or a `.mkv` file).
     let destination: String
@@ -22,7 +21,7 @@ final class BoundedRecording: @unchecked Sendable {
         var failure: Error?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(_ recorder: FrameSink, destination: String, limit: Int) {
         self.recorder = recorder

@@ -258,11 +258,13 @@ public final class FramePipeline: @unchecked Sendable {
     private func infer(slots: DispatchSemaphore) {
         let batchLimit: Int
         if case .lossless(let batch) = policy { batchLimit = batch } else { batchLimit = 1 }
+        // Everything about `pending` is decided under the lock; afterwards only the copy taken is used.
         lock.lock()
-        let batch = Array(pending.prefix(batchLimit))
-        pending.removeFirst(batch.count)
+        let taken = min(batchLimit, pending.count)
+        let batch = Array(pending[..<taken])
+        pending.removeFirst(taken)
         lock.unlock()
-        guard !batch.isEmpty else { return }
+        guard taken > 0 else { return }
         // Every face of every waiting frame in one pass.
         let size = preprocessor.inputSize
         let inputs = batch.flatMap(\.inputs)

@@ -1,16 +1,15 @@
 import Dispatch
-import Synchronization
 
 /// Where an item waits for a live stage that must never build a queue: one place, a newer item replaces
 /// the waiting one (the caller counts it as dropped), and one drain on the stage's serial queue takes
 /// items until the place is empty. A stage slower than its input thus costs items, never memory.
 final class LatestSlot<Item: Sendable>: Sendable {
-    private struct State: ~Copyable {
+    private struct State {
         var waiting: Item?
         var draining = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let queue: DispatchQueue
 
     /// - Parameter queue: the stage's serial queue, where `body` runs.

@@ -10,7 +10,7 @@ import Synchronization
 public enum BLAS {
     private static let workers = Atomic<Int>(1)
     /// The threads that run the other slices (one fewer than `threadCount`).
-    private static let pool = Mutex<WorkerPool?>(nil)
+    private static let pool = Locked<WorkerPool?>(nil)
     /// Before the first multiply: one OpenBLAS thread (it starts with one per core).
     private static let setUp: Void = openblas_set_num_threads(1)
 
