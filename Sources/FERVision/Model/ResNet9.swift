@@ -304,6 +304,8 @@ public final class ResNet9: @unchecked Sendable {
     }
 
     /// Reuses workspaces across calls (allocating and first-touching megabytes per frame costs real time).
+    /// `@unchecked Sendable`: the idle list is touched only under `lock`, and a borrowed workspace
+    /// belongs to one call until it is given back.
     private final class WorkspacePool: @unchecked Sendable {
         private let lock = NSLock()
         private var idle: [Workspace] = []
