@@ -90,6 +90,9 @@ public final class VideoEncoder {
         try encode(nil)
         try check(av_write_trailer(handles.format), "cannot finish the file")
         try check(avio_closep(&handles.format!.pointee.pb), "cannot close the file")
+        // The encoder's own threads (x264 runs some) end here, not whenever this object goes: the
+        // pipeline may be held until the process exits.
+        avcodec_free_context(&handles.codec)
     }
 
     private func open(width: Int, height: Int) throws(DatasetError) {
