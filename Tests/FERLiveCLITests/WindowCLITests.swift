@@ -104,7 +104,10 @@ final class WindowCLITests: XCTestCase {
             """)
         let paused = run.stdoutLines.first { $0.hasPrefix("paused:") }?.split(separator: " ").dropFirst().compactMap { Int($0) }
         XCTAssertEqual(paused?.count, 2, run.stdout)
-        XCTAssertEqual(paused?.first, paused?.last, "frames were delivered while paused")
+        // Capture stops at once; frames captured before the key (at most 2 * batch + 2 = 4 in replay) may
+        // still finish, later on a slow build (AddressSanitizer showed 2). A second of 30 fps would be 30.
+        let (before, after) = (try XCTUnwrap(paused?.first), try XCTUnwrap(paused?.last))
+        XCTAssert((0...4).contains(after - before), "frames were delivered while paused: \(before) then \(after)")
 
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         let screenshot = try XCTUnwrap(names.first { $0.hasPrefix("fer-live-screenshot-") && $0.hasSuffix(".png") }, "\(names)")
