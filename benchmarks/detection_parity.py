@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from boxes import iou  # benchmarks/boxes.py: the script's folder is on the path
+
 
 def compose(data, count, folder, seed=0, split="test"):
     """Writes frame{i}.png and truth.json (per frame, the placed faces' boxes and class folders)."""
@@ -55,15 +57,6 @@ def compose(data, count, folder, seed=0, split="test"):
     with open(os.path.join(folder, "truth.json"), "w") as f:
         json.dump(truth, f)
     return truth
-
-
-def iou(a, b):
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
 def matched(found, placed, threshold):

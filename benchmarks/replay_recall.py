@@ -25,6 +25,8 @@ import tempfile
 import numpy as np
 from PIL import Image
 
+from boxes import iou  # benchmarks/boxes.py: the script's folder is on the path
+
 SEARCH_WIDTH = 320  # replay's default; detect is run with the same
 
 
@@ -88,15 +90,6 @@ def make_walk_in(data, folder, variant, frames=40, appears=12):
         Image.fromarray(frame, "L").save(os.path.join(folder, f"frame{i:04d}.png"))
     x, y, side = boxes[1]
     return appears, (x, y, side, side)
-
-
-def iou(a, b):
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = w * h
-    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
 
 
 def detect(binary, folder):
