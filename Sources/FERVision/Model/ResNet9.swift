@@ -42,7 +42,7 @@ public final class ResNet9: @unchecked Sendable {
     /// The fewest columns (images x tiles) a Winograd GEMM gets before im2col is faster. With fewer,
     /// OpenBLAS spends most of the 16 GEMMs copying the weights into its blocked layout (each weight
     /// used for a handful of columns): at batch 1 on the 6x6 maps (9 tiles), im2col's one GEMM, with
-    /// 36 columns per weight, made the whole pass 7% faster (AMD EPYC 9004, 2 threads); from 4 images
+    /// 36 columns per weight, made the whole pass 7% faster (AMD EPYC family 25 model 17, 2 threads); from 4 images
     /// on, Winograd was faster again.
     static let minimumWinogradColumns = 16
 
