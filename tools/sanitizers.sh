@@ -16,6 +16,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
   --scratch-path ".build-$sanitizer" "$@" >"$log" 2>&1
 status=$?
 grep -E "^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: AddressSanitizer|SUMMARY: )" "$log" | sort | uniq -c
-grep -E "error: |Executed [0-9]+ tests" "$log" | tail -20
+grep -E "error: " "$log" | head -20
+grep -E "Executed [0-9]+ tests" "$log" | tail -1
 echo "full log: $log"
 exit $status
