@@ -186,12 +186,14 @@ final class SignalStopper: @unchecked Sendable {
     private func received(_ number: Int32) {
         lock.lock()
         signals += 1
-        let count = signals, action = self.action, holding = self.holding
-        lock.unlock()
         // _exit, not exit: exit's atexit handlers and static destructors would run while the pipeline's
         // threads still use what they tear down (a crash, seen as SIGSEGV). A signal without a handler
-        // ends a process the same way.
+        // ends a process the same way. Still holding the lock: start-up cannot pass
+        // `holdUntilStopIsSet()` and create outputs between this decision and the exit (under
+        // ThreadSanitizer's slowness a replay once left its files behind that way).
         if !holding { _exit(128 + number) }
+        let count = signals, action = self.action
+        lock.unlock()
         if count >= 2 {
             FileHandle.standardError.write(Data("fer-live: interrupted again: exiting now\n".utf8))
             _exit(128 + number)
