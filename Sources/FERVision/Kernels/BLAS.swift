@@ -40,14 +40,12 @@ public enum BLAS {
     static func parallelSlices(of count: Int, parts: Int = threadCount, _ body: (Int, Range<Int>) -> Void) {
         let parts = max(1, min(parts, count))
         if parts == 1 { return body(0, 0..<count) }
-        func slice(_ part: Int) { body(part, (count * part / parts)..<(count * (part + 1) / parts)) }
-        if let pool = pool.withLock({ $0 }), pool.run(parts: parts, slice) { return }
         // Each part works on its own slice, and this call returns only when all are done: the body may
         // capture what it writes to (pointers, mostly) without being Sendable.
         nonisolated(unsafe) let body = body
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            body(part, (count * part / parts)..<(count * (part + 1) / parts))
-        }
+        @Sendable func slice(_ part: Int) { body(part, (count * part / parts)..<(count * (part + 1) / parts)) }
+        if let pool = pool.withLock({ $0 }), pool.run(parts: parts, slice) { return }
+        DispatchQueue.concurrentPerform(iterations: parts) { slice($0) }
     }
 
     /// `C = A * B (+ C if accumulate)`, row-major, with explicit leading dimensions, on the calling thread.
