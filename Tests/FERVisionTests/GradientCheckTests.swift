@@ -117,13 +117,16 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
-    /// Hard labels, and soft targets (label smoothing blended with mixup) alike.
+    /// Hard labels, soft targets (label smoothing blended with mixup) and class-weighted rows alike.
     func testSoftmaxCrossEntropyBackward() {
         let classes = 4
         let hard = TrainableResNet9.oneHot([2, 0, 3], classes: classes).scalars
         var soft = hard.map { $0 * 0.9 + 0.1 / Float(classes) }
         for k in 0..<classes { soft[k] = 0.7 * soft[k] + 0.3 * soft[classes + k] }
-        for targets in [hard, soft] {
+        // Class-balanced rows: each scaled by its label's weight, so a row sums to that weight.
+        var weighted = soft
+        for (row, weight) in [Float(2.5), 0.4, 1].enumerated() { for k in 0..<classes { weighted[row * classes + k] *= weight } }
+        for targets in [hard, soft, weighted] {
             let images = targets.count / classes
             let logits = values(targets.count, -3, 3)
             var gradient = [Float](repeating: 0, count: logits.count), scratch = gradient

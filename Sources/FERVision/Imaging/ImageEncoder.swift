@@ -25,3 +25,26 @@ public enum ImageEncoder {
         return data.prefix(Int(size))
     }
 }
+
+extension ImageEncoder {
+    /// The image as baseline JPEG bytes at `quality` (1...100), gray or RGB as the image is: for training's
+    /// codec augmentation, which shows the model the blocks and ringing of compressed video.
+    public static func jpeg(_ image: ByteImage, quality: Int) throws(ImageError) -> Data {
+        guard (1...100).contains(quality) else { throw ImageError(.corrupt, path: "<memory>", "JPEG quality \(quality) is not in 1...100") }
+        guard let handle = tjInitCompress() else { throw ImageError(.corrupt, path: "<memory>", "cannot start the JPEG encoder") }
+        defer { tjDestroy(handle) }
+        let gray = image.channels == 1
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        var size: UInt = 0
+        defer { if let output { tjFree(output) } }
+        let status = image.pixels.withUnsafeBufferPointer { pixels in
+            tjCompress2(handle, pixels.baseAddress, Int32(image.width), Int32(image.width * image.channels), Int32(image.height),
+                        Int32(gray ? TJPF_GRAY.rawValue : TJPF_RGB.rawValue), &output, &size,
+                        Int32(gray ? TJSAMP_GRAY.rawValue : TJSAMP_420.rawValue), Int32(quality), 0)
+        }
+        guard status == 0, let output else {
+            throw ImageError(.corrupt, path: "<memory>", "JPEG encoding failed (\(String(cString: tjGetErrorStr2(handle))))")
+        }
+        return Data(bytes: output, count: Int(size))
+    }
+}

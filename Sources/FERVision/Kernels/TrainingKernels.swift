@@ -165,7 +165,8 @@ func classifierMaxPoolForward(
 
 /// Softmax cross-entropy against target distributions, mean over the batch (PyTorch's `cross_entropy`
 /// with probability targets; one-hot rows give the usual loss, smoothed or mixed rows label smoothing
-/// and mixup). logits, targets [images, classes] -> loss; dLogits = (p - target) / N.
+/// and mixup; rows scaled by a class weight the weighted loss). logits, targets [images, classes] -> loss;
+/// dLogits = (p * sum(target) - target) / N, which is (p - target) / N for a distribution.
 func softmaxCrossEntropy(
     logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, images n: Int, classes: Int,
     dLogits: UnsafeMutablePointer<Float>
@@ -178,10 +179,13 @@ func softmaxCrossEntropy(
         var sum = 0.0
         for k in 0..<classes { sum += Foundation.exp(Double(row[k] - top)) }
         let logSum = Foundation.log(sum) + Double(top)
+        // A weighted row's targets sum to its weight w, not 1: d(-sum t log p)/dz = w p - t.
+        var weight = 0.0
+        for k in 0..<classes { weight += Double(target[k]) }
         for k in 0..<classes {
             let logP = Double(row[k]) - logSum
             total -= Double(target[k]) * logP
-            dLogits[i * classes + k] = Float((Foundation.exp(logP) - Double(target[k])) / Double(n))
+            dLogits[i * classes + k] = Float((weight * Foundation.exp(logP) - Double(target[k])) / Double(n))
         }
     }
     return total / Double(n)

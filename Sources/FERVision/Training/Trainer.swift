@@ -21,6 +21,11 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var mixup = 0.0
     /// Dropout probability on the classifier's input features (0: off; adds no parameters).
     public var dropout = 0.0
+    /// Strength of the photometric jitter (blur, light, noise, JPEG; 0: off). See `PhotometricJitter`.
+    public var photometric = 0.0
+    /// Class balance: each image's loss is weighted by (mean class count / its class's count)^power, the
+    /// weights scaled so a training image weighs 1 on average (0: off; 1: every class weighs the same).
+    public var classBalance = 0.0
     public var classifierPooling = ResNet9Architecture.ClassifierPooling.topLeft4
     /// Train on this many images of the training split, a seeded random subset (0: all). For pilot runs.
     public var subset = 0
@@ -51,6 +56,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         labelSmoothing = try c.decodeIfPresent(Double.self, forKey: .labelSmoothing) ?? defaults.labelSmoothing
         mixup = try c.decodeIfPresent(Double.self, forKey: .mixup) ?? defaults.mixup
         dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? defaults.dropout
+        photometric = try c.decodeIfPresent(Double.self, forKey: .photometric) ?? defaults.photometric
+        classBalance = try c.decodeIfPresent(Double.self, forKey: .classBalance) ?? defaults.classBalance
         classifierPooling = try c.decodeIfPresent(ResNet9Architecture.ClassifierPooling.self, forKey: .classifierPooling)
             ?? defaults.classifierPooling
         subset = try c.decodeIfPresent(Int.self, forKey: .subset) ?? defaults.subset
@@ -58,12 +65,30 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         inputSize = try c.decode(Int.self, forKey: .inputSize)
     }
 
-    /// Target rows [labels, classes] for `labels`: one-hot, or with label smoothing (1 - e) one-hot + e / classes.
-    public func targets(_ labels: [Int], classes: Int) -> [Float] {
+    /// Target rows [labels, classes] for `labels`: one-hot, or with label smoothing (1 - e) one-hot + e / classes;
+    /// each row scaled by its label's weight when `weights` (one per class) are given.
+    public func targets(_ labels: [Int], classes: Int, weights: [Float]? = nil) -> [Float] {
         let e = Float(labelSmoothing), off = e / Float(classes)
         var rows = [Float](repeating: off, count: labels.count * classes)
-        for (i, label) in labels.enumerated() { rows[i * classes + label] = 1 - e + off }
+        for (i, label) in labels.enumerated() {
+            rows[i * classes + label] = 1 - e + off
+            if let weights { for k in 0..<classes { rows[i * classes + k] *= weights[label] } }
+        }
         return rows
+    }
+
+    /// The per-class loss weights for training images with these labels (`classBalance`), or nil when off.
+    /// A class with no image gets weight 0 (it contributes nothing either way).
+    public func classWeights(labels: [Int], classes: Int) -> [Float]? {
+        guard classBalance > 0, !labels.isEmpty else { return nil }
+        var counts = [Double](repeating: 0, count: classes)
+        for label in labels { counts[label] += 1 }
+        let present = counts.filter { $0 > 0 }
+        let meanCount = present.reduce(0, +) / Double(present.count)
+        var weights = counts.map { $0 > 0 ? Foundation.pow(meanCount / $0, classBalance) : 0 }
+        let average = zip(weights, counts).map { $0 * $1 }.reduce(0, +) / Double(labels.count)
+        weights = weights.map { $0 / average }
+        return weights.map { Float($0) }
     }
 
     /// Why these settings cannot train, in one line naming the setting; nil when they can. Checked for
@@ -79,6 +104,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         if !(0..<1).contains(labelSmoothing) { return "label smoothing must be in 0..<1 (\(labelSmoothing))" }
         if !(mixup >= 0 && mixup.isFinite) { return "mixup alpha must be finite and not negative (\(mixup))" }
         if !(0..<1).contains(dropout) { return "dropout must be in 0..<1 (\(dropout))" }
+        if !(0...1).contains(photometric) { return "photometric strength must be in 0...1 (\(photometric))" }
+        if !(0...1).contains(classBalance) { return "class balance must be in 0...1 (\(classBalance))" }
         if subset < 0 { return "subset must not be negative (\(subset))" }
         if widths.count != 4 || !widths.allSatisfy({ (1...2048).contains($0) }) { return "widths must be 4 values in 1...2048 (\(widths))" }
         if !ResNet9Architecture.acceptedInputSizes.contains(inputSize) { return "input size must be in \(ResNet9Architecture.acceptedInputSizes) (\(inputSize))" }
@@ -172,18 +199,21 @@ public final class Trainer {
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(random.next() % UInt64(i + 1))) }
         var augmentation = configuration.augmentation
         augmentation.erasingValue = UInt8((mean * 255).rounded())
+        let photometric = PhotometricJitter(strength: configuration.photometric)
+        let weights = configuration.classWeights(labels: trainingIndices.map { trainingSet.labels[$0] }, classes: classes)
         let preprocessor = self.preprocessor
         var lossSum = 0.0, done = 0
         for batchStart in stride(from: 0, to: order.count, by: batchSize) {
             let indices = Array(order[batchStart..<min(order.count, batchStart + batchSize)])
             var scalars = [Float](repeating: 0, count: indices.count * plane)
             for (k, index) in indices.enumerated() {
-                let pixels = augmentation.isEnabled
+                var pixels = augmentation.isEnabled
                     ? augmentation.apply(trainingSet.image(index), size: size, random: &random)
                     : Array(trainingSet.image(index))
+                photometric.apply(&pixels, size: size, random: &random)
                 scalars.replaceSubrange(k * plane..<(k + 1) * plane, with: preprocessor.normalized(pixels.map { Float($0) / 255 }))
             }
-            var targets = configuration.targets(indices.map { trainingSet.labels[$0] }, classes: classes)
+            var targets = configuration.targets(indices.map { trainingSet.labels[$0] }, classes: classes, weights: weights)
             if configuration.mixup > 0 { mix(&scalars, &targets, images: indices.count, plane: plane, classes: classes) }
             let inputs = Tensor(shape: [indices.count, 1, size, size], scalars: scalars)
             let loss = network.step(inputs: inputs, targets: Tensor(shape: [indices.count, classes], scalars: targets),

@@ -73,6 +73,12 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Dropout probability on the classifier's 512 input features (adds no parameters).", valueName: "p"))
     var dropout = 0.0
 
+    @Option(help: ArgumentHelp("Photometric jitter: random blur, contrast, brightness, gamma, sensor noise and JPEG re-encoding, the ways a webcam's or a video's face differs from FER2013's; the strength scales every range (0: off, 1: widest).", valueName: "s"))
+    var photometric = 0.0
+
+    @Option(help: ArgumentHelp("Class balance: weight each image's loss by (mean class count / its class's count)^power, so the small classes (disgust, fear, angry) count more (0: off, 1: every class weighs the same).", valueName: "power"))
+    var classBalance = 0.0
+
     @Option(help: ArgumentHelp("Classifier pooling: maxpool4 (the reference's MaxPool2d(4), reading the top-left 4x4 of the 6x6 map) or global_max (the whole map). Stored in the model.", valueName: "kind"))
     var classifierPooling = ResNet9Architecture.ClassifierPooling.topLeft4
 
@@ -113,6 +119,8 @@ struct Train: ParsableCommand {
             configuration.labelSmoothing = labelSmoothing
             configuration.mixup = mixup
             configuration.dropout = dropout
+            configuration.photometric = photometric
+            configuration.classBalance = classBalance
             configuration.classifierPooling = classifierPooling
             configuration.subset = subset
             if let widths {
@@ -207,12 +215,14 @@ struct Train: ParsableCommand {
     /// The run's settings in one line, for the log and the model's provenance.
     private func describe(_ c: TrainingConfiguration) -> String {
         let augmentation = [c.padCrop ? "pad-crop" : nil, c.flip ? "flip" : nil, c.rotation ? "rotation" : nil,
-                            c.erasing > 0 ? "erasing \(c.erasing)" : nil, c.scaleJitter > 0 ? "scale jitter \(c.scaleJitter)" : nil].compactMap { $0 }
+                            c.erasing > 0 ? "erasing \(c.erasing)" : nil, c.scaleJitter > 0 ? "scale jitter \(c.scaleJitter)" : nil,
+                            c.photometric > 0 ? "photometric \(c.photometric)" : nil].compactMap { $0 }
         var parts = ["\(c.epochs) epochs", "batch \(c.batchSize)", "max lr \(c.maxLearningRate)", "weight decay \(c.weightDecay)",
                      "clip \(c.gradientClip)", "augmentation \(augmentation.isEmpty ? "none" : augmentation.joined(separator: "+"))"]
         if c.labelSmoothing > 0 { parts.append("label smoothing \(c.labelSmoothing)") }
         if c.mixup > 0 { parts.append("mixup \(c.mixup)") }
         if c.dropout > 0 { parts.append("dropout \(c.dropout)") }
+        if c.classBalance > 0 { parts.append("class balance \(c.classBalance)") }
         parts.append("pooling \(c.classifierPooling.rawValue)")
         if c.subset > 0 { parts.append("subset \(c.subset)") }
         parts.append("seed \(c.seed)")
