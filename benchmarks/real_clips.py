@@ -4,6 +4,8 @@ Python `fer` package on the same frames, in the same run.
 
     python3 benchmarks/real_clips.py [--variant NAME=FLAGS ...] [--fer-python PATH] [--json OUT]
 
+- Clips: every video in ../shared/data/real-clips, and those of benchmarks/real_clips/sources.csv (the
+  negative emotions) that benchmarks/real_clips/fetch.py has brought into --extra.
 - Frames: every decoded frame of each clip, extracted once with FFmpeg into --frames (a cache folder
   outside the repository; default $TMPDIR/fer-live-real-clips).
 - fer-live: `fer-live replay DIR --headless --as-fast-as-possible --output ...` plus each variant's flags
@@ -14,6 +16,9 @@ Python `fer` package on the same frames, in the same run.
   without a face counts as wrong. Switches: changes of the shown label between consecutive frames that
   both show one, per minute of video. Onset: for each labelled segment that follows a differently
   labelled one, the seconds from its first frame to the first frame showing its label.
+- Per class: recall of each labelled class and the confusion matrix (rows: the label; columns: what was
+  shown, or no face), over the development people and over the held-out people of
+  benchmarks/real_clips/people.csv separately; no choice is made on the held-out ones.
 """
 import argparse
 import csv
@@ -27,6 +32,11 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from machine import cpu_name  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "real_clips"))
+from fetch import DEFAULT_OUT as DEFAULT_EXTRA, read_sources  # noqa: E402
+
+CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+VIDEO_EXTENSIONS = (".mp4", ".gif", ".mov")
 
 
 def read_labels(path):
@@ -36,6 +46,31 @@ def read_labels(path):
         for row in rows:
             segments[row["clip"]].append((int(row["first"]), int(row["last"]), row["label"]))
     return segments
+
+
+def read_people(path):
+    """Clip -> (person, split)."""
+    with open(path) as handle:
+        return {row["clip"]: (row["person"], row["split"])
+                for row in csv.DictReader(line for line in handle if not line.startswith("#"))}
+
+
+def videos_in(folder):
+    """Clip name -> video path, for every video file in folder (none when it does not exist)."""
+    if not os.path.isdir(folder):
+        return {}
+    return {os.path.splitext(f)[0]: os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(VIDEO_EXTENSIONS)}
+
+
+def confusion_of(results_by_clip, segments, counts, clips):
+    """label -> shown label (or "no face") -> frames, over the labelled frames of clips."""
+    matrix = {label: defaultdict(int) for label in CLASSES}
+    for clip in clips:
+        shown = results_by_clip.get(clip, {})
+        for first, last, label in segments.get(clip, []):
+            for frame in range(first, min(last, counts[clip] - 1) + 1):
+                matrix[label][(shown.get(frame) or (None, None))[0] or "no face"] += 1
+    return matrix
 
 
 def frame_rate(video):
@@ -117,8 +152,10 @@ def main():
     root = os.path.dirname(HERE)
     parser.add_argument("--fer-live", default=os.path.join(root, ".build", "release", "fer-live"))
     parser.add_argument("--clips", default=os.path.join(root, "..", "shared", "data", "real-clips"))
+    parser.add_argument("--extra", default=DEFAULT_EXTRA, help="the clips fetched by benchmarks/real_clips/fetch.py")
     parser.add_argument("--frames", default=os.path.join(tempfile.gettempdir(), "fer-live-real-clips"))
     parser.add_argument("--labels", default=os.path.join(HERE, "real_clips", "labels.csv"))
+    parser.add_argument("--people", default=os.path.join(HERE, "real_clips", "people.csv"))
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                         help="a fer-live configuration to score, e.g. 'margin10=--margin 0.1' (repeatable)")
     parser.add_argument("--fer-python", help="Python of a virtual environment with the fer package")
@@ -127,12 +164,20 @@ def main():
     args = parser.parse_args()
 
     segments = read_labels(args.labels)
-    clips = sorted(f[:-4] for f in os.listdir(args.clips) if f.endswith(".mp4"))
+    people = read_people(args.people)
+    videos = videos_in(args.clips)
+    extra = videos_in(args.extra)
+    missing = [row["clip"] for row in read_sources() if os.path.splitext(row["clip"])[0] not in extra]
+    if missing:
+        print(f"note: {len(missing)} clip(s) of benchmarks/real_clips/sources.csv are not in {args.extra} "
+              f"(python3 benchmarks/real_clips/fetch.py brings them): {', '.join(missing)}", file=sys.stderr)
+    videos.update(extra)
+    clips = sorted(videos)
     rates, counts = {}, {}
     for clip in clips:
         folder = os.path.join(args.frames, clip)
-        extract(os.path.join(args.clips, clip + ".mp4"), folder)
-        rates[clip] = frame_rate(os.path.join(args.clips, clip + ".mp4"))
+        extract(videos[clip], folder)
+        rates[clip] = frame_rate(videos[clip])
         counts[clip] = len([f for f in os.listdir(folder) if f.endswith(".png")])
 
     variants = [v.split("=", 1) for v in args.variant] or [["fer-live", ""]]
@@ -179,12 +224,46 @@ def main():
     no_face = "pyfeat-no_face"
     if no_face in clips:
         print(f"{'faces in ' + no_face:28}" + "".join(f"{systems[n][no_face]['with_face']:>17}" for n in names))
+    splits = {"development people": [c for c in clips if people.get(c, ("", "dev"))[1] != "held-out"],
+              "held-out people": [c for c in clips if people.get(c, ("", "dev"))[1] == "held-out"]}
+    confusion = {}
+    for split, members in splits.items():
+        confusion[split] = {n: confusion_of(per_frame[n], segments, counts, members) for n in names}
+        print()
+        persons = sorted({people.get(c, (c, ""))[0] for c in members if segments.get(c)})
+        print(f"{split} ({len(persons)}): recall per labelled class (labelled frames, people in brackets)")
+        print(f"{'class':28}" + "".join(f"{n[:16]:>17}" for n in names))
+        total = {n: [0, 0] for n in names}
+        for label in CLASSES:
+            frames = sum(confusion[split][names[0]][label].values())
+            if not frames:
+                continue
+            who = {people.get(c, (c, ""))[0] for c in members for seg in segments.get(c, []) if seg[2] == label}
+            cells = ""
+            for n in names:
+                row = confusion[split][n][label]
+                cells += f"{row[label] / frames:>17.3f}"
+                total[n][0] += row[label]
+                total[n][1] += frames
+            print(f"{label + f' [{frames}, {len(who)}]':28}" + cells)
+        if total[names[0]][1]:
+            print(f"{'all labelled frames':28}" + "".join(f"{total[n][0] / total[n][1]:>17.3f}" for n in names))
+        for n in names:
+            print(f"  confusion, {n} (rows: label; columns: shown)")
+            columns = CLASSES + ["no face"]
+            print("  " + f"{'':10}" + "".join(f"{c[:8]:>9}" for c in columns))
+            for label in CLASSES:
+                row = confusion[split][n][label]
+                if sum(row.values()):
+                    print("  " + f"{label:10}" + "".join(f"{row.get(c, 0):>9}" for c in columns))
     if args.per_frame:
         with open(args.per_frame, "w") as handle:
             json.dump({"rates": rates, "counts": counts, "systems": per_frame}, handle)
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"machine": cpu_name(), "systems": systems}, handle, indent=1)
+            json.dump({"machine": cpu_name(), "systems": systems,
+                       "confusion": {split: {n: {label: dict(row) for label, row in matrix.items()} for n, matrix in by.items()}
+                                     for split, by in confusion.items()}}, handle, indent=1)
 
 
 if __name__ == "__main__":
