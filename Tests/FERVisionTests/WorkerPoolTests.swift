@@ -61,6 +61,48 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(finished.load(ordering: .relaxed), 6 * 200)
     }
 
+    /// Resizing and stopping while other threads run splits: every split still finishes with every slice
+    /// once (before, a helper that saw the stop skipped its part and its caller waited forever).
+    func testResizeAndStopDuringRunsNeverStrandASplit() {
+        let done = Atomic<Int>(0), resizing = Atomic<Bool>(true)
+        let group = DispatchGroup()
+        for caller in 0..<2 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                var round = 0
+                while resizing.load(ordering: .relaxed) || round < 50 {
+                    var visits = [Int](repeating: 0, count: 64)
+                    visits.withUnsafeMutableBufferPointer { visits in
+                        BLAS.parallelSlices(of: 64, parts: 2 + (round + caller) % 2) { _, range in for i in range { visits[i] += 1 } }
+                    }
+                    if visits.allSatisfy({ $0 == 1 }) { done.add(1, ordering: .relaxed) }
+                    round += 1
+                }
+            }.start()
+        }
+        for size in 0..<300 { BLAS.setThreadCount([1, 2, 3][size % 3]) }
+        for _ in 0..<100 {
+            let pool = WorkerPool(helperCount: 1)
+            let started = DispatchSemaphore(value: 0)
+            let ran = Atomic<Int>(0)
+            Thread {
+                _ = pool.run(parts: 2) { _ in
+                    started.signal()
+                    usleep(200)
+                    ran.add(1, ordering: .relaxed)
+                }
+            }.start()
+            started.wait()
+            pool.stop()   // waits for that run: both of its parts have run by now
+            XCTAssertEqual(ran.load(ordering: .relaxed), 2)
+            XCTAssertFalse(pool.run(parts: 2) { _ in })
+        }
+        resizing.store(false, ordering: .relaxed)
+        XCTAssertEqual(group.wait(timeout: .now() + 60), .success, "a split was stranded by a resize")
+        XCTAssertGreaterThanOrEqual(done.load(ordering: .relaxed), 100)
+    }
+
     func testAPoolThatIsHeldRefusesAndAStoppedPoolRunsNothing() {
         let pool = WorkerPool(helperCount: 1)
         var ranInside = false, ranTwice = false

@@ -14,16 +14,21 @@ public enum BLAS {
     /// Before the first multiply: one OpenBLAS thread (it starts with one per core).
     private static let setUp: Void = openblas_set_num_threads(1)
 
-    /// Sets how many threads FERVision's kernels use from now on (process-wide; set it before work starts).
+    /// Sets how many threads FERVision's kernels use from now on (process-wide). Safe while other threads
+    /// run passes: a pass in flight finishes on the threads it started with.
     public static func setThreadCount(_ count: Int) {
         _ = setUp
         let count = max(1, count)
         workers.store(count, ordering: .relaxed)
-        pool.withLock { pool in
-            guard pool?.helperCount != count - 1 else { return }
-            pool?.stop()
+        // New callers get the new pool at once; the old one is stopped outside the lock, after the run in
+        // flight on it (another thread's pass) has finished, so a resize never strands a pass.
+        let replaced: WorkerPool? = pool.withLock { pool in
+            guard pool?.helperCount != count - 1 else { return nil }
+            let old = pool
             pool = count > 1 ? WorkerPool(helperCount: count - 1) : nil
+            return old
         }
+        replaced?.stop()
     }
 
     /// The number of threads FERVision's kernels use (1 unless set).

@@ -69,8 +69,13 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
-    /// Ends the helpers after their current job (they exit; the pool can run nothing more).
+    /// Waits for the run in progress, if any, to finish, then ends the helpers (they exit; the pool can
+    /// run nothing more). It takes the pool for good, as a caller would, so no run can be in flight
+    /// while the helpers stop: a helper never leaves a run's part undone, and `run` never waits for
+    /// one that will not come. Must not be called from inside one of this pool's jobs (it would wait
+    /// for itself); `BLAS.setThreadCount` calls it outside its lock, after new callers use a new pool.
     func stop() {
+        while !held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged { Self.relax() }
         stopping.store(true, ordering: .sequentiallyConsistent)
         for helper in helpers { publish(to: helper) }
     }
