@@ -254,6 +254,25 @@ final class ReplayCLITests: XCTestCase {
         XCTAssert(unwritable.stderr.contains("/proc/nope/out.jsonl"), unwritable.stderr)
         XCTAssertFalse(unwritable.stderr.contains("replayed"), "must fail before replaying")
 
+        // A capture time no stream can hold (it made a paced replay wait for ever): one line naming the file
+        // and line, exit 1, and no output begun.
+        let timed = folder.appendingPathComponent("timed")
+        try FileManager.default.copyItem(at: frames, to: timed)
+        let rows = (0..<12).map { "frame\($0).png,\($0 == 5 ? "1e300" : String(Double($0) / 30))" }
+        try Data((["file,timestamp_s"] + rows).joined(separator: "\n").utf8).write(to: timed.appendingPathComponent("timestamps.csv"))
+        let timedOutput = folder.appendingPathComponent("timed.jsonl")
+        let huge = try CLIRunner.run(["replay", timed.path, "--crop", "center", "--headless", "--model", model, "--output", timedOutput.path])
+        XCTAssertEqual(huge.status, 1, huge.stderr)
+        XCTAssertEqual(huge.errorLines, ["fer-live: \(timed.path)/timestamps.csv: line 7: 1e+300 s is beyond +-10^12 s, the longest stream time fer-live handles"])
+        // A valid but hours-long gap is paced as at most FramePipeline.maximumPacedGap: the replay ends.
+        let gap = (0..<12).map { "frame\($0).png,\($0 < 11 ? String(Double($0) / 30) : "1e9")" }
+        try Data((["file,timestamp_s"] + gap).joined(separator: "\n").utf8).write(to: timed.appendingPathComponent("timestamps.csv"))
+        let started = Date()
+        let paced = try CLIRunner.run(["replay", timed.path, "--crop", "center", "--headless", "--model", model, "--output", timedOutput.path])
+        XCTAssertEqual(paced.status, 0, paced.stderr)
+        XCTAssertEqual(try lines(timedOutput).count, 12)
+        XCTAssertLessThan(Date().timeIntervalSince(started), FramePipeline.maximumPacedGap + 30)
+
         try Data("broken".utf8).write(to: frames.appendingPathComponent("frame5.png"))
         let output = folder.appendingPathComponent("out.jsonl")
         let corrupt = try CLIRunner.run(["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--as-fast-as-possible", "--output", output.path])

@@ -78,6 +78,37 @@ final class VideoReplayCLITests: XCTestCase {
         XCTAssertEqual(partRecords.compactMap { $0["timestamp"] as? Double }.map { ($0 * 10).rounded() }, [3, 4, 5, 6])
     }
 
+    /// A start or length past anything a stream can hold is refused by validation in one line (it trapped
+    /// converting to FFmpeg's ticks); a start past this file's end plays nothing and is no error.
+    func testHugeStartIsRefusedAndAStartPastTheEndPlaysNothing() throws {
+        let video = try pattern("short.mp4", frames: 10, rate: 10)
+        let (huge, hugeRecords) = try replay([video], ["--start", "1e15"])
+        XCTAssertFalse(huge.signaled, huge.stderr)
+        XCTAssertEqual(huge.status, 64, huge.stderr)
+        XCTAssert(huge.stderr.hasPrefix("Error: --start: "), huge.stderr)
+        XCTAssert(hugeRecords.isEmpty)
+        let (late, lateRecords) = try replay([video], ["--start", "1e11"])
+        XCTAssertEqual(late.status, 0, late.stderr)
+        XCTAssert(lateRecords.isEmpty)
+    }
+
+    /// Several inputs recorded into one video keep the run's times: the second file continues one frame
+    /// after the first instead of being squeezed 1 ms apart, so the recording replays as the run went.
+    func testRecordingOfSeveralInputsKeepsTheRunsTimes() throws {
+        let first = try pattern("a.mp4", frames: 10, rate: 10), second = try pattern("b.mp4", frames: 5, rate: 5)
+        let recording = folder.appendingPathComponent("both.mkv").path
+        let (run, records) = try replay([first, second], ["--record", recording])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(records.count, 15)
+        let (again, replayed) = try replay([recording])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let times = replayed.compactMap { $0["timestamp"] as? Double }
+        XCTAssertEqual(times.count, 15)
+        // 0.0 ... 0.9 s at 10 fps, then 1.0, 1.2, ... 1.8 s at 5 fps.
+        let expected = (0..<10).map { Double($0) / 10 } + (0..<5).map { 1.0 + Double($0) / 5 }
+        for (time, want) in zip(times, expected) { XCTAssertEqual(time, want, accuracy: 0.002) }
+    }
+
     /// A file cut short: the frames before the cut are classified and written, then one line names the
     /// file and what FFmpeg found; exit 1.
     func testTruncatedFileDeliversWhatItHasThenSaysSo() throws {

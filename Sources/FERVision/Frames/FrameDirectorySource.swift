@@ -5,17 +5,17 @@ import Foundation
 public final class FrameDirectorySource: FrameSource {
     /// The directory's frame files, in playback order.
     public let files: [String]
-    /// Recorded capture time of each file (seconds), from timestamps.csv; nil when not recorded.
-    public let recordedTimestamps: [Double]?
+    /// Recorded capture time of each file, from timestamps.csv; nil when not recorded.
+    public let recordedTimestamps: [StreamTime]?
     /// Play the directory again from the start at its end.
     public let loops: Bool
     /// Assumed frame interval when nothing was recorded (1 / fps), for frame timestamps.
-    public let frameInterval: Double
+    public let frameInterval: StreamTime
 
     public let name: String
     public private(set) var skipped: [ImageError] = []
     private let directory: String
-    private var position = 0, sequence = 0, loopOffset = 0.0
+    private var position = 0, sequence = 0, loopOffset = StreamTime.zero
 
     /// File name of the capture times a recording writes beside its frames.
     public static let timestampsFile = "timestamps.csv"
@@ -35,24 +35,28 @@ public final class FrameDirectorySource: FrameSource {
         guard !files.isEmpty else { throw DatasetError(path: directory, "holds no frames (PNG, JPEG, PGM or PPM files)") }
         self.directory = directory
         self.loops = loops
-        frameInterval = 1 / max(fps, 1e-6)
+        frameInterval = StreamTime(seconds: 1 / min(1000, max(fps, 1e-3))) ?? StreamTime(microseconds: 33_333)!
         name = directory
         recordedTimestamps = try Self.readTimestamps(in: directory, files: files)
     }
 
     /// timestamps.csv: a header, then `file,timestamp_s` rows (extra columns ignored). Every listed frame
-    /// must have a row; rows for files that are gone are ignored.
-    static func readTimestamps(in directory: String, files: [String]) throws(DatasetError) -> [Double]? {
+    /// must have a row; rows for files that are gone are ignored. A time that is not a stream time (not
+    /// finite, or beyond +-10^12 s) is refused naming its line.
+    static func readTimestamps(in directory: String, files: [String]) throws(DatasetError) -> [StreamTime]? {
         let path = "\(directory)/\(timestampsFile)"
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw DatasetError(path: path, "cannot be read") }
-        var byFile: [String: Double] = [:]
+        var byFile: [String: StreamTime] = [:]
         for (number, line) in text.split(whereSeparator: \.isNewline).enumerated().dropFirst() {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count >= 2, let seconds = Double(fields[1].trimmingCharacters(in: .whitespaces)), seconds.isFinite else {
+            guard fields.count >= 2, let seconds = Double(fields[1].trimmingCharacters(in: .whitespaces)) else {
                 throw DatasetError(path: path, "line \(number + 1) is not 'file,timestamp_s'")
             }
-            byFile[String(fields[0])] = seconds
+            guard let time = StreamTime(seconds: seconds) else {
+                throw DatasetError(path: path, "line \(number + 1): \(StreamTime.refusal(seconds) ?? "not a stream time")")
+            }
+            byFile[String(fields[0])] = time
         }
         return try files.map { file throws(DatasetError) in
             guard let seconds = byFile[file] else { throw DatasetError(path: path, "has no timestamp for \(file)") }
@@ -65,16 +69,17 @@ public final class FrameDirectorySource: FrameSource {
             if position == files.count {
                 guard loops else { return nil }
                 // The next pass continues the clock one interval after the last frame.
-                loopOffset += duration + frameInterval
+                loopOffset = loopOffset + duration + frameInterval
                 position = 0
             }
             let file = files[position]
-            let timestamp = loopOffset + (recordedTimestamps.map { $0[position] - $0[0] } ?? Double(position) * frameInterval)
+            let timestamp = loopOffset + (recordedTimestamps.map { $0[position] - $0[0] }
+                ?? StreamTime(microseconds: Int64(position) * frameInterval.microseconds) ?? .zero)
             position += 1
             do {
                 let image = try ImageDecoder.decode(contentsOf: "\(directory)/\(file)")
                 defer { sequence += 1 }
-                return Frame(sequence: sequence, timestamp: timestamp, image: image, sourceName: file)
+                return Frame(sequence: sequence, timestamp: timestamp.seconds, image: image, sourceName: file)
             } catch {
                 skipped.append(error)
                 if skipped.count >= files.count, sequence == 0 { return nil }   // nothing in it can be read
@@ -83,8 +88,8 @@ public final class FrameDirectorySource: FrameSource {
     }
 
     /// Time from the first to the last frame of one pass.
-    private var duration: Double {
+    private var duration: StreamTime {
         if let recorded = recordedTimestamps { return recorded[recorded.count - 1] - recorded[0] }
-        return Double(files.count - 1) * frameInterval
+        return StreamTime(microseconds: Int64(files.count - 1) * frameInterval.microseconds) ?? .zero
     }
 }

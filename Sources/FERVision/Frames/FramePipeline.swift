@@ -64,6 +64,9 @@ public final class FramePipeline: @unchecked Sendable {
         case latestOnly
     }
 
+    /// The longest a real-time replay waits between two frames, whatever their timestamps say.
+    public static let maximumPacedGap = 10.0
+
     public enum Pacing: Sendable, Equatable {
         /// Release each frame at its timestamp (relative to the first): a replay runs in real time.
         case realTime
@@ -170,13 +173,14 @@ public final class FramePipeline: @unchecked Sendable {
         let maxInFlight: Int
         if case .lossless(let batch) = policy { maxInFlight = 2 * batch + 2 } else { maxInFlight = .max }
         let slots = DispatchSemaphore(value: min(maxInFlight, 1 << 20))
-        var firstTimestamp: Double?, lastTimestamp = -Double.infinity, start = 0.0
+        var firstTimestamp: Double?, lastTimestamp = -Double.infinity, start = 0.0, lastDue: Double?
         var sourceError: Error?
         while !shouldStop {
             if paused {
                 let pausedAt = clock()
                 while paused, !shouldStop { usleep(10_000) }
                 start += clock() - pausedAt
+                lastDue = lastDue.map { $0 + clock() - pausedAt }
                 continue
             }
             if maxInFlight != .max {
@@ -194,6 +198,13 @@ public final class FramePipeline: @unchecked Sendable {
                 due = min(due, frame.timestamp)
             } else if pacing == .realTime {
                 due = start + (frame.timestamp - firstTimestamp!)
+                // A gap of over `maximumPacedGap` between two frames (a paused recording, a clock that
+                // jumped) is replayed as that long, as live pacing ignores clock jumps: never hours on a frame.
+                if let lastDue, due - lastDue > Self.maximumPacedGap {
+                    start -= due - lastDue - Self.maximumPacedGap
+                    due = lastDue + Self.maximumPacedGap
+                }
+                lastDue = due
                 while !shouldStop, clock() < due { usleep(UInt32(min(5_000, max(100, (due - clock()) * 1e6)))) }
                 due = min(due, clock())
             }

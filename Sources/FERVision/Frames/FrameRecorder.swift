@@ -6,6 +6,8 @@ public final class FrameRecorder: FrameSink {
     public let directory: String
     private let timestamps: FileHandle
     private var count = 0
+    /// Frames' own times on one line across the inputs of a run (each input's clock starts again).
+    private var clock = StreamClock()
 
     public init(directory: String) throws(DatasetError) {
         self.directory = directory
@@ -25,7 +27,7 @@ public final class FrameRecorder: FrameSink {
         let name = String(format: "frame%06d.png", count)
         do {
             try ImageEncoder.png(result.frame.image).write(to: URL(fileURLWithPath: "\(directory)/\(name)"))
-            try timestamps.write(contentsOf: Data("\(name),\(result.frame.timestamp)\n".utf8))
+            try timestamps.write(contentsOf: Data("\(name),\(clock.continued(result.frame.timestamp))\n".utf8))
         } catch {
             throw DatasetError(path: "\(directory)/\(name)", "cannot record the frame (\(error))")
         }

@@ -22,6 +22,8 @@ public final class VideoEncoder {
     private var inputWidth = 0, inputHeight = 0
     private let handles = Handles()
     private var firstTimestamp: Double?
+    /// Frames' own times on one line across the inputs of a run (each input's clock starts again).
+    private var clock = StreamClock()
     private var lastPTS: Int64 = -1
     /// Milliseconds between the last two frames: each packet's duration, so the container's length
     /// covers the last frame too (MP4's edit list would otherwise cut it).
@@ -63,10 +65,14 @@ public final class VideoEncoder {
             throw DatasetError(path: path, "\(label) is \(image.width)x\(image.height), the recording \(inputWidth)x\(inputHeight)")
         }
         guard let frame = handles.frame else { throw DatasetError(path: path, "out of memory") }
-        let start = firstTimestamp ?? timestamp
+        let continued = clock.continued(timestamp)
+        let start = firstTimestamp ?? continued
         firstTimestamp = start
+        guard let time = StreamTime(seconds: continued - start), let milliseconds = time.ticks(numerator: 1, denominator: 1000) else {
+            throw DatasetError(path: path, "\(label) is at \(timestamp) s, out of the range a recording can hold")
+        }
         // Strictly increasing, as the containers need, even for two frames within a millisecond.
-        let pts = max(lastPTS + 1, Int64(((timestamp - start) * 1000).rounded()))
+        let pts = max(lastPTS + 1, milliseconds)
         if lastPTS >= 0 { interval = pts - lastPTS }
         lastPTS = pts
         try check(av_frame_make_writable(frame), "cannot prepare a frame")

@@ -22,8 +22,8 @@ public final class VideoFileSource: FrameSource {
     public let duration: Double?
     /// The stream's average frame rate, when the file says.
     public let frameRate: Double?
-    /// Seconds from the stream's start to begin at, and how many seconds to play (nil: to the end).
-    public let start: Double, length: Double?
+    /// Where on the stream to begin, and how much to play (nil: to the end).
+    public let start: StreamTime, length: StreamTime?
 
     /// Every FFmpeg handle, freed when the last reference goes (also when init throws halfway).
     private final class Handles {
@@ -34,6 +34,8 @@ public final class VideoFileSource: FrameSource {
         var frame = av_frame_alloc()
 
         deinit {
+            // The address may be reused by the next file's context: nothing of this one's may linger.
+            if let format { _ = FFmpegLog.firstError(of: UnsafeRawPointer(format)) }
             av_packet_free(&packet)
             av_frame_free(&frame)
             if scaler != nil { sws_freeContext(scaler) }
@@ -48,17 +50,17 @@ public final class VideoFileSource: FrameSource {
     private let packet: UnsafeMutablePointer<AVPacket>
     private let decoded: UnsafeMutablePointer<AVFrame>
     private let streamIndex: Int32
-    private let timeBase: Double
+    private let timeBase: AVRational
     private let startTime: Int64
     private var sequence = 0
     private var draining = false, finished = false
-    private var lastTimestamp: Double?
+    private var lastTimestamp: StreamTime?
 
     /// Opens `path` and its first video stream's decoder. Throws, naming the file and FFmpeg's reason,
     /// when it is missing, not a media file, has no video stream, or its codec cannot be decoded.
-    public init(path: String, start: Double = 0, length: Double? = nil, threads: Int = 2) throws(DatasetError) {
+    public init(path: String, start: StreamTime = .zero, length: StreamTime? = nil, threads: Int = 2) throws(DatasetError) {
         self.path = path
-        self.start = max(0, start)
+        self.start = max(.zero, start)
         self.length = length
         name = path
         FFmpegLog.install()
@@ -74,18 +76,22 @@ public final class VideoFileSource: FrameSource {
         }
         self.format = format
         status = avformat_find_stream_info(format, nil)
+        // What probing logged (a stream it could not decode, an odd header) is not damage in the frames:
+        // forget it, so only errors from reading the frames count.
+        _ = FFmpegLog.firstError(of: UnsafeRawPointer(format))
         let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard status >= 0, index >= 0, let stream = format.pointee.streams[Int(index)] else {
             throw DatasetError(path: path, status < 0 ? "its streams cannot be read (\(Self.message(status)))" : "has no video stream")
         }
         streamIndex = index
         let parameters = stream.pointee.codecpar!
-        timeBase = av_q2d(stream.pointee.time_base)
+        timeBase = stream.pointee.time_base
+        guard timeBase.num > 0, timeBase.den > 0 else { throw DatasetError(path: path, "has no valid time base (\(timeBase.num)/\(timeBase.den))") }
         startTime = stream.pointee.start_time == CFFmpeg_AV_NOPTS_VALUE ? 0 : stream.pointee.start_time
         width = Int(parameters.pointee.width)
         height = Int(parameters.pointee.height)
         codecName = String(cString: avcodec_get_name(parameters.pointee.codec_id))
-        duration = stream.pointee.duration > 0 ? Double(stream.pointee.duration) * timeBase
+        duration = stream.pointee.duration > 0 ? Double(stream.pointee.duration) * av_q2d(timeBase)
             : format.pointee.duration > 0 ? Double(format.pointee.duration) / Double(CFFmpeg_AV_TIME_BASE) : nil
         let rate = av_q2d(stream.pointee.avg_frame_rate)
         frameRate = rate.isFinite && rate > 0 ? rate : nil
@@ -105,9 +111,14 @@ public final class VideoFileSource: FrameSource {
         for (i, other) in (0..<Int(format.pointee.nb_streams)).compactMap({ format.pointee.streams[$0] }).enumerated() where i != Int(index) {
             other.pointee.discard = AVDISCARD_ALL   // audio and other streams are never decoded
         }
-        if self.start > 0 {
-            // Seek to the key frame before the start; frames before it are decoded and dropped.
-            let target = Int64(self.start / timeBase) + startTime
+        if self.start > .zero {
+            // Seek to the key frame before the start; frames before it are decoded and dropped. A start
+            // beyond what the stream's ticks can count is past its end: nothing is played.
+            guard let ticks = self.start.ticks(numerator: timeBase.num, denominator: timeBase.den),
+                  case (let target, false) = ticks.addingReportingOverflow(startTime) else {
+                finished = true
+                return
+            }
             _ = av_seek_frame(format, index, target, AVSEEK_FLAG_BACKWARD)
         }
     }
@@ -121,14 +132,14 @@ public final class VideoFileSource: FrameSource {
             if timestamp < start { continue }
             if let length, timestamp >= start + length { finished = true; return nil }
             defer { sequence += 1 }
-            return Frame(sequence: sequence, timestamp: timestamp, image: ByteImage(width: width, height: height, pixels: pixels),
+            return Frame(sequence: sequence, timestamp: timestamp.seconds, image: ByteImage(width: width, height: height, pixels: pixels),
                          sourceName: path)
         }
         return nil
     }
 
     /// Reads packets and decodes until a frame comes out: its gray pixels and presentation time.
-    private func decodeNext() throws -> ([UInt8], Double)? {
+    private func decodeNext() throws -> ([UInt8], StreamTime)? {
         while true {
             let received = avcodec_receive_frame(codec, decoded)
             if received >= 0 {
@@ -158,25 +169,25 @@ public final class VideoFileSource: FrameSource {
 
     /// The end: clean, or damage the demuxer reported on its way there (a truncated mp4's "partial file",
     /// a cut Matroska file's "File ended prematurely"), thrown after every frame before it was delivered.
-    private func endOfStream() throws -> ([UInt8], Double)? {
+    private func endOfStream() throws -> ([UInt8], StreamTime)? {
         if let damage = FFmpegLog.firstError(of: UnsafeRawPointer(format)) {
             throw DatasetError(path: path, "damaged after frame \(sequence) (FFmpeg: \(damage))")
         }
         return nil
     }
 
-    /// Seconds from the stream's start: the frame's best-effort presentation time, or one frame after the
-    /// last where the file gives none.
-    private func timestamp(of frame: UnsafeMutablePointer<AVFrame>) -> Double {
+    /// The time from the stream's start: the frame's best-effort presentation time, or one frame after the
+    /// last where the file gives none or one out of range (a damaged or hostile file's ticks).
+    private func timestamp(of frame: UnsafeMutablePointer<AVFrame>) -> StreamTime {
         let pts = frame.pointee.best_effort_timestamp
-        let seconds: Double
-        if pts != CFFmpeg_AV_NOPTS_VALUE {
-            seconds = Double(pts - startTime) * timeBase
-        } else {
-            seconds = (lastTimestamp ?? -1 / (frameRate ?? 30)) + 1 / (frameRate ?? 30)
+        let interval = StreamTime(seconds: 1 / (frameRate ?? 30)) ?? StreamTime(microseconds: 33_333)!
+        var time: StreamTime?
+        if pts != CFFmpeg_AV_NOPTS_VALUE, case (let ticks, false) = pts.subtractingReportingOverflow(startTime) {
+            time = StreamTime(ticks: ticks, numerator: timeBase.num, denominator: timeBase.den)
         }
-        lastTimestamp = seconds
-        return seconds
+        let next = time ?? lastTimestamp.map { $0 + interval } ?? .zero
+        lastTimestamp = next
+        return next
     }
 
     /// The frame's luma as 8-bit gray, through libswscale (which handles every pixel format and range).

@@ -59,8 +59,12 @@ struct Replay: ParsableCommand {
         guard !inputs.isEmpty else { throw ValidationError("give a video file or a frame directory") }
         guard fps > 0, fps <= 1000 else { throw ValidationError("--fps takes a rate in (0, 1000]") }
         guard (1...1024).contains(batch) else { throw ValidationError("--batch takes 1...1024") }
-        guard start >= 0, start.isFinite else { throw ValidationError("--start takes seconds, 0 or more") }
-        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration takes a positive number of seconds") }
+        guard start >= 0 else { throw ValidationError("--start takes seconds, 0 or more") }
+        if let problem = StreamTime.refusal(start) { throw ValidationError("--start: \(problem)") }
+        if let duration {
+            guard duration > 0 else { throw ValidationError("--duration takes a positive number of seconds") }
+            if let problem = StreamTime.refusal(duration) { throw ValidationError("--duration: \(problem)") }
+        }
         if loop, inputs.count > 1 { throw ValidationError("--loop plays one input again and again: give one") }
     }
 
@@ -93,7 +97,9 @@ struct Replay: ParsableCommand {
             return try FrameDirectorySource(directory: path, loops: loop, fps: fps)
         }
         guard !loop else { throw CommandFailure("\(path): --loop takes a frame directory") }
-        return try VideoFileSource(path: path, start: start, length: duration, threads: 2)
+        // validate() has checked both, so the conversions cannot fail.
+        return try VideoFileSource(path: path, start: StreamTime(seconds: start) ?? .zero, length: duration.flatMap { StreamTime(seconds: $0) },
+                                   threads: 2)
     }
 }
 
@@ -111,7 +117,7 @@ private final class VideoProgress: FrameSource {
 
     func nextFrame() throws -> Frame? {
         let frame = try source.nextFrame()
-        guard let frame, let video = source.playing as? VideoFileSource, let total = video.length ?? video.duration.map({ $0 - video.start }) else {
+        guard let frame, let video = source.playing as? VideoFileSource, let total = video.length?.seconds ?? video.duration.map({ $0 - video.start.seconds }) else {
             bar?.finish()
             bar = nil
             return frame
@@ -121,7 +127,7 @@ private final class VideoProgress: FrameSource {
             bar = ProgressBar(label: (video.path as NSString).lastPathComponent, terminalOnly: true)
             barSource = ObjectIdentifier(video)
         }
-        let done = max(0, frame.timestamp - video.start), elapsed = Date().timeIntervalSince(started)
+        let done = max(0, frame.timestamp - video.start.seconds), elapsed = Date().timeIntervalSince(started)
         let speed = elapsed > 0 ? done / elapsed : 0
         bar?.update(fraction: done / max(total, 1e-9), remaining: speed > 0 ? (total - done) / speed : nil,
                     detail: String(format: "%.1f of %.1f s  frame %d", done, total, frame.sequence))
