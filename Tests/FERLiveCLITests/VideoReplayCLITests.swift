@@ -78,6 +78,25 @@ final class VideoReplayCLITests: XCTestCase {
         XCTAssertEqual(partRecords.compactMap { $0["timestamp"] as? Double }.map { ($0 * 10).rounded() }, [3, 4, 5, 6])
     }
 
+    /// 300 inputs in one command under a 64-descriptor limit: each is opened when its turn comes and closed
+    /// at its end (opened all at once, they ran out of descriptors and decoder threads).
+    func testThreeHundredInputsUnderALowDescriptorLimit() throws {
+        let video = try pattern("one.mp4", frames: 2, rate: 10)
+        let inputs = try (0..<300).map { index -> String in
+            let copy = folder.appendingPathComponent("input\(index).mp4").path
+            try FileManager.default.copyItem(atPath: video, toPath: copy)
+            return copy
+        }
+        let output = folder.appendingPathComponent("many.jsonl").path
+        let command = (["ulimit -n 64 && exec \"$0\" \"$@\"", CLIRunner.binary.path, "replay"] + inputs
+                       + ["--headless", "--as-fast-as-possible", "--crop", "center", "--model", model, "--output", output])
+        let run = try CLIRunner.run(["-c"] + command, executable: "/bin/bash")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 600, "two frames of each of the 300 inputs")
+        XCTAssert(lines.last?.contains("input299.mp4") == true)
+    }
+
     /// A start or length past anything a stream can hold is refused by validation in one line (it trapped
     /// converting to FFmpeg's ticks); a start past this file's end plays nothing and is no error.
     func testHugeStartIsRefusedAndAStartPastTheEndPlaysNothing() throws {

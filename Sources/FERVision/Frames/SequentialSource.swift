@@ -1,34 +1,48 @@
-/// Several sources played one after another as one stream (`replay a.mp4 b.mp4 recording/`): frames are
+/// Several inputs played one after another as one stream (`replay a.mp4 b.mp4 recording/`): frames are
 /// numbered through, each keeps its own source's name and timestamp (a new input starts again near 0;
 /// the pipeline's pacing starts over with it).
+///
+/// Each input is opened when its turn comes and released at its end, so a run over hundreds of files
+/// holds one demuxer, one decoder's threads and one descriptor at a time.
 ///
 /// Thread safety: one thread at a time, as every source.
 public final class SequentialSource: FrameSource {
     public let name: String
-    private let sources: [FrameSource]
+    /// The inputs, as given.
+    public let inputs: [String]
+    private let open: (String) throws -> FrameSource
     private var current = 0, sequence = 0
+    private var source: FrameSource?
+    private var skippedBefore: [ImageError] = []
 
-    public init(_ sources: [FrameSource]) {
-        precondition(!sources.isEmpty)
-        self.sources = sources
-        name = sources.count == 1 ? sources[0].name : "\(sources[0].name) and \(sources.count - 1) more"
+    /// Opens the first input now (so its errors and its frame size come before the run starts); the
+    /// others are opened by `open` when their turn comes.
+    public init(inputs: [String], open: @escaping (String) throws -> FrameSource) throws {
+        precondition(!inputs.isEmpty)
+        self.inputs = inputs
+        self.open = open
+        source = try open(inputs[0])
+        name = inputs.count == 1 ? source!.name : "\(source!.name) and \(inputs.count - 1) more"
     }
 
-    public var skipped: [ImageError] { sources.flatMap(\.skipped) }
+    public var skipped: [ImageError] { skippedBefore + (source?.skipped ?? []) }
 
-    /// The next frame of the current source, or of the next one at its end. A source that fails ends the
-    /// whole stream with its error (the frames before it were delivered).
+    /// The next frame of the current input, or of the next one at its end. An input that fails to open or
+    /// fails mid-stream ends the whole stream with its error (the frames before it were delivered).
     public func nextFrame() throws -> Frame? {
-        while current < sources.count {
-            if let frame = try sources[current].nextFrame() {
+        while current < inputs.count {
+            if source == nil { source = try open(inputs[current]) }
+            if let frame = try source!.nextFrame() {
                 defer { sequence += 1 }
                 return Frame(sequence: sequence, timestamp: frame.timestamp, image: frame.image, sourceName: frame.sourceName)
             }
+            skippedBefore += source!.skipped
+            source = nil   // its files and threads go now, not at the end of the run
             current += 1
         }
         return nil
     }
 
-    /// The source playing now.
-    public var playing: FrameSource? { current < sources.count ? sources[current] : nil }
+    /// The input playing now.
+    public var playing: FrameSource? { source }
 }

@@ -71,16 +71,19 @@ struct Replay: ParsableCommand {
     func run() throws {
         SignalStopper.shared.holdUntilStopIsSet()   // a Ctrl-C from here on stops the run cleanly
         try reportingFailures {
-            let sources = try inputs.map(openSource)
+            // A missing input is found before the run starts; each is opened only when its turn comes.
+            if let missing = inputs.first(where: { !FileManager.default.fileExists(atPath: $0) }) {
+                throw CommandFailure("\(missing): no such file")
+            }
+            let sequence = try SequentialSource(inputs: inputs, open: openSource)
             var frameSize = (width: 640, height: 480)
-            if let video = sources.first as? VideoFileSource {
+            if let video = sequence.playing as? VideoFileSource {
                 frameSize = (video.width, video.height)
-            } else if let directory = sources.first as? FrameDirectorySource,
+            } else if let directory = sequence.playing as? FrameDirectorySource,
                       let first = try? ImageDecoder.decode(contentsOf: "\(directory.name)/\(directory.files[0])") {
                 frameSize = (first.width, first.height)
             }
-            let sequence = SequentialSource(sources)
-            let source: FrameSource = runOptions.headless && sources.contains(where: { $0 is VideoFileSource })
+            let source: FrameSource = runOptions.headless && inputs.contains(where: { !Self.isDirectory($0) })
                 ? VideoProgress(sequence) : sequence
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
             try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: asFastAsPossible),
@@ -89,10 +92,14 @@ struct Replay: ParsableCommand {
         }
     }
 
+    private static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
     /// A video file or a frame directory, by what the path is.
     private func openSource(_ path: String) throws -> FrameSource {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        if Self.isDirectory(path) {
             guard start == 0, duration == nil else { throw CommandFailure("\(path): --start and --duration take video files, not frame directories") }
             return try FrameDirectorySource(directory: path, loops: loop, fps: fps)
         }
