@@ -13,9 +13,57 @@ public struct EmotionTimeline: Sendable {
         public var shownIndex: Int
     }
 
+    /// One face over the run, in constant memory however long it stays: running totals for the summary,
+    /// and its chart's samples, thinned (every other dropped, then only every `chartStride`-th kept)
+    /// whenever they reach `maximumChartSamples`.
+    public struct FaceTrack: Sendable {
+        public fileprivate(set) var firstSeen: Double, lastSeen: Double
+        public fileprivate(set) var frames = 0
+        fileprivate var confidenceSum = 0.0
+        /// Seconds shown as each emotion: each sample counts until the face's next one.
+        fileprivate var shownSeconds: [Double]
+        fileprivate var last: Sample
+        /// The latest gaps between samples (at most `recentGaps`), whose median the last sample counts for.
+        fileprivate var gaps: [Double] = []
+        public fileprivate(set) var chart: [Sample] = []
+        public fileprivate(set) var chartStride = 1
+
+        fileprivate init(first sample: Sample, classes: Int) {
+            firstSeen = sample.time
+            lastSeen = sample.time
+            shownSeconds = [Double](repeating: 0, count: classes)
+            last = sample
+        }
+
+        fileprivate mutating func add(_ sample: Sample) {
+            if frames > 0 {
+                let gap = sample.time - last.time
+                shownSeconds[last.shownIndex] += gap
+                gaps.append(gap)
+                if gaps.count > EmotionTimeline.recentGaps { gaps.removeFirst(gaps.count - EmotionTimeline.recentGaps) }
+            }
+            confidenceSum += Double(sample.probabilities[sample.shownIndex])
+            if frames % chartStride == 0 {
+                chart.append(sample)
+                if chart.count >= EmotionTimeline.maximumChartSamples {
+                    chart = stride(from: 0, to: chart.count, by: 2).map { chart[$0] }
+                    chartStride *= 2
+                }
+            }
+            frames += 1
+            last = sample
+            lastSeen = sample.time
+        }
+    }
+
+    /// Chart samples kept per face, at most.
+    public static let maximumChartSamples = 1024
+    /// Gaps kept per face for the typical gap the last sample counts for.
+    static let recentGaps = 255
+
     public let classNames: [String]
-    /// Each face's samples in time order, by face index.
-    public private(set) var faces: [Int: [Sample]] = [:]
+    /// Each face's track, by face index.
+    public private(set) var faces: [Int: FaceTrack] = [:]
     /// Seconds of stream covered.
     public var duration: Double { clock.now }
     private var clock = StreamClock()
@@ -27,7 +75,8 @@ public struct EmotionTimeline: Sendable {
     public mutating func add(timestamp: Double, faces frameFaces: [(index: Int, probabilities: [Float], shownIndex: Int)]) {
         let time = clock.advance(to: timestamp)
         for face in frameFaces {
-            faces[face.index, default: []].append(Sample(time: time, probabilities: face.probabilities, shownIndex: face.shownIndex))
+            let sample = Sample(time: time, probabilities: face.probabilities, shownIndex: face.shownIndex)
+            faces[face.index, default: FaceTrack(first: sample, classes: classNames.count)].add(sample)
         }
     }
 
@@ -43,19 +92,16 @@ public struct EmotionTimeline: Sendable {
         public let shares: [Double]
     }
 
-    /// Per face: each sample counts until the face's next one (the last for the median gap).
+    /// Per face: each sample counts until the face's next one (the last for the median of its recent gaps).
     public var faceSummaries: [FaceSummary] {
         faces.keys.sorted().map { index in
-            let samples = faces[index]!
-            var shares = [Double](repeating: 0, count: classNames.count)
-            let gaps = zip(samples, samples.dropFirst()).map { $1.time - $0.time }
-            let typical = gaps.sorted().dropFirst(gaps.count / 2).first ?? 0
-            for (k, sample) in samples.enumerated() { shares[sample.shownIndex] += k < gaps.count ? gaps[k] : typical }
+            let face = faces[index]!
+            var shares = face.shownSeconds
+            shares[face.last.shownIndex] += face.gaps.sorted().dropFirst(face.gaps.count / 2).first ?? 0
             let total = shares.reduce(0, +)
-            let confidence = samples.map { Double($0.probabilities[$0.shownIndex]) }.reduce(0, +) / Double(samples.count)
-            return FaceSummary(index: index, firstSeen: samples.first!.time, lastSeen: samples.last!.time, frames: samples.count,
-                               meanConfidence: confidence,
-                               shares: total > 0 ? shares.map { $0 / total } : shares.indices.map { $0 == samples[0].shownIndex ? 1 : 0 })
+            return FaceSummary(index: index, firstSeen: face.firstSeen, lastSeen: face.lastSeen, frames: face.frames,
+                               meanConfidence: face.confidenceSum / Double(face.frames),
+                               shares: total > 0 ? shares.map { $0 / total } : shares.indices.map { $0 == face.last.shownIndex ? 1 : 0 })
         }
     }
 
@@ -91,7 +137,7 @@ public struct EmotionTimeline: Sendable {
     /// One panel per face: a line per emotion (probability 0-1 against seconds) above a strip of the
     /// shown label, and a legend.
     public func svg(title: String) -> String {
-        let indices = faces.keys.sorted().filter { faces[$0]!.count >= Self.briefFrames }
+        let indices = faces.keys.sorted().filter { faces[$0]!.frames >= Self.briefFrames }
         let width = 900.0, left = 60.0, right = 150.0, plotWidth = width - left - right
         let panel = 170.0, strip = 14.0, top = 40.0
         let height = top + Double(max(1, indices.count)) * (panel + strip + 40) + 20
@@ -108,7 +154,10 @@ public struct EmotionTimeline: Sendable {
             out += "<text x=\"\(width / 2)\" y=\"\(top + 40)\" text-anchor=\"middle\">no face was found</text>\n"
         }
         for (row, index) in indices.enumerated() {
-            let samples = faces[index]!
+            let samples = faces[index]!.chart
+            // A gap longer than a second (the face out of view) breaks the line; a thinned chart's samples
+            // are `chartStride` frames apart, so its gaps may be as many seconds.
+            let breakGap = Double(faces[index]!.chartStride)
             let y0 = top + Double(row) * (panel + strip + 40)
             out += "<text x=\"\(left)\" y=\"\(y0 + 12)\" font-weight=\"bold\">face \(index)</text>\n"
             let plotTop = y0 + 20
@@ -118,10 +167,9 @@ public struct EmotionTimeline: Sendable {
                 out += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(tick)</text>\n"
             }
             for k in classNames.indices {
-                // A gap longer than a second (the face out of view) breaks the line.
                 var path = "", previous: Double?
                 for sample in samples {
-                    let command = previous.map { sample.time - $0 > 1 } ?? true ? "M" : "L"
+                    let command = previous.map { sample.time - $0 > breakGap } ?? true ? "M" : "L"
                     path += String(format: "%@%.1f %.1f ", command, x(sample.time), plotTop + (panel - 20) * (1 - Double(sample.probabilities[k])))
                     previous = sample.time
                 }
@@ -129,7 +177,7 @@ public struct EmotionTimeline: Sendable {
             }
             let stripTop = y0 + panel + 4
             for (k, sample) in samples.enumerated() {
-                let end = k + 1 < samples.count && samples[k + 1].time - sample.time <= 1 ? samples[k + 1].time : sample.time + span / 500
+                let end = k + 1 < samples.count && samples[k + 1].time - sample.time <= breakGap ? samples[k + 1].time : sample.time + span / 500
                 out += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.0f\" fill=\"%@\"/>\n",
                               x(sample.time), stripTop, max(0.5, x(end) - x(sample.time)), strip, color(sample.shownIndex))
             }
@@ -184,8 +232,12 @@ public final class EmotionTimelineSink: FrameSink {
     }
 
     public func finish() throws {
-        for (path, text) in [(svgPath, timeline.svg(title: title)), (summaryPath, timeline.summary.serialized + "\n")] {
+        // The chart is drawn only when asked for.
+        let outputs: [(String?, () -> String)] = [(svgPath, { self.timeline.svg(title: self.title) }),
+                                                  (summaryPath, { self.timeline.summary.serialized + "\n" })]
+        for (path, render) in outputs {
             guard let path else { continue }
+            let text = render()
             do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
                 throw DatasetError(path: path, "cannot be written (\((error as NSError).localizedDescription))")
             }

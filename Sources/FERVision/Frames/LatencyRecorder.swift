@@ -40,8 +40,13 @@ public final class LatencyRecorder {
     public static let stageNames = ["capture", "detect", "preprocess", "inference", "deliver", "render", endToEnd]
 
     private var histograms: [String: Histogram<UInt64>] = [:]
-    /// (pipeline time finished, end-to-end seconds) of every frame, for the latency plot.
+    /// (pipeline time finished, end-to-end seconds) of every `timelineStride`-th frame, for the latency plot.
     public private(set) var timeline: [(time: Double, latency: Double)] = []
+    /// The timeline keeps every this-many frames: it starts at 1 and doubles whenever the timeline reaches
+    /// `maximumTimelinePoints` (every other point is then dropped), so a day-long run holds no more than a
+    /// minute's worth. The histograms hold every frame.
+    public private(set) var timelineStride = 1
+    public static let maximumTimelinePoints = 4096
     public private(set) var frames = 0
     public var dropped = 0
     /// Changes of a face's shown label over the run (all faces), set by the pipeline.
@@ -71,7 +76,13 @@ public final class LatencyRecorder {
         frames += 1
         if first == nil { first = times.finished }
         last = times.finished
-        timeline.append((times.finished, times.finished - times.captured))
+        if (frames - 1) % timelineStride == 0 {
+            timeline.append((times.finished, times.finished - times.captured))
+            if timeline.count >= Self.maximumTimelinePoints {
+                timeline = stride(from: 0, to: timeline.count, by: 2).map { timeline[$0] }
+                timelineStride *= 2
+            }
+        }
     }
 
     /// Delivered frames per second over the run.
@@ -123,7 +134,8 @@ extension LatencyRecorder {
         let latencies = timeline.map { $0.latency * 1000 }
         let top = max(1, (latencies.max() ?? 1) * 1.0001), bins = 40
         var counts = [Double](repeating: 0, count: bins)
-        for value in latencies { counts[min(bins - 1, Int(value / top * Double(bins)))] += 1 }
+        // Each kept point stands for `timelineStride` frames.
+        for value in latencies { counts[min(bins - 1, Int(value / top * Double(bins)))] += Double(timelineStride) }
         // Steps: each bin drawn as a flat segment across its width.
         var xs: [Double] = [], ys: [Double] = []
         for (i, count) in counts.enumerated() {
