@@ -118,7 +118,7 @@ public struct ReliabilityReport: Sendable, Equatable {
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(left + size + 30))" height="\(Int(top + size + 60))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(left + size / 2)" y="20" text-anchor="middle" font-size="14">\(title)</text>
+            <text x="\(left + size / 2)" y="20" text-anchor="middle" font-size="14">\(svgEscaped(title))</text>
             <text x="\(left + size / 2)" y="38" text-anchor="middle">ECE \(String(format: "%.4f", expectedCalibrationError)), NLL \(String(format: "%.4f", negativeLogLikelihood)), \(count) images</text>
             <rect x="\(left)" y="\(top)" width="\(size)" height="\(size)" fill="none" stroke="#333"/>
 

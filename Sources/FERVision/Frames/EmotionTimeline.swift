@@ -147,7 +147,7 @@ public struct EmotionTimeline: Sendable {
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">\(escaped(title))</text>
+            <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">\(svgEscaped(title))</text>
 
             """
         if indices.isEmpty {
@@ -189,7 +189,7 @@ public struct EmotionTimeline: Sendable {
         for (k, name) in classNames.enumerated() {
             let y = top + 30 + Double(k) * 18
             out += "<rect x=\"\(width - right + 20)\" y=\"\(y - 9)\" width=\"14\" height=\"10\" fill=\"\(color(k))\"/>\n"
-            out += "<text x=\"\(width - right + 40)\" y=\"\(y)\">\(escaped(name))</text>\n"
+            out += "<text x=\"\(width - right + 40)\" y=\"\(y)\">\(svgEscaped(name))</text>\n"
         }
         out += "<text x=\"\(left + plotWidth / 2)\" y=\"\(height - 6)\" text-anchor=\"middle\">seconds</text>\n"
         return out + "</svg>\n"
@@ -200,10 +200,6 @@ public struct EmotionTimeline: Sendable {
         let raw = max(span / 8, 1e-3), magnitude = pow(10, floor(log10(raw)))
         for factor in [1.0, 2.0, 5.0, 10.0] where raw <= factor * magnitude { return factor * magnitude }
         return 10 * magnitude
-    }
-
-    private func escaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 }
 

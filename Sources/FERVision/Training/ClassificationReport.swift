@@ -96,8 +96,8 @@ public struct ClassificationReport: Sendable, Equatable {
 
             """
         for k in 0..<n {
-            out += "<text x=\"\(left + cell * (Double(k) + 0.5))\" y=\"\(top - 8)\" text-anchor=\"middle\">\(classNames[k])</text>\n"
-            out += "<text x=\"\(left - 6)\" y=\"\(top + cell * (Double(k) + 0.5) + 4)\" text-anchor=\"end\">\(classNames[k])</text>\n"
+            out += "<text x=\"\(left + cell * (Double(k) + 0.5))\" y=\"\(top - 8)\" text-anchor=\"middle\">\(svgEscaped(classNames[k]))</text>\n"
+            out += "<text x=\"\(left - 6)\" y=\"\(top + cell * (Double(k) + 0.5) + 4)\" text-anchor=\"end\">\(svgEscaped(classNames[k]))</text>\n"
         }
         for row in 0..<n {
             let support = max(1, confusion[row].reduce(0, +))

@@ -62,11 +62,11 @@ struct LinePlot {
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">\(title)</text>
+            <text x="\(width / 2)" y="22" text-anchor="middle" font-size="15">\(svgEscaped(title))</text>
             <line x1="\(left)" y1="\(height - bottom)" x2="\(width - right)" y2="\(height - bottom)" stroke="black"/>
             <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(height - bottom)" stroke="black"/>
-            <text x="\(width / 2)" y="\(height - 12)" text-anchor="middle">\(xLabel)</text>
-            <text x="16" y="\(height / 2)" text-anchor="middle" transform="rotate(-90 16 \(height / 2))">\(yLabel)</text>
+            <text x="\(width / 2)" y="\(height - 12)" text-anchor="middle">\(svgEscaped(xLabel))</text>
+            <text x="16" y="\(height / 2)" text-anchor="middle" transform="rotate(-90 16 \(height / 2))">\(svgEscaped(yLabel))</text>
 
             """
         for i in 0...4 {
@@ -83,7 +83,7 @@ struct LinePlot {
                     out += "<circle cx=\"\(px(x))\" cy=\"\(py(y))\" r=\"3\" fill=\"\(s.color)\"/>\n"
                 }
             }
-            out += "<text x=\"\(width - right - 60)\" y=\"\(top + 16 * Double(k + 1))\" fill=\"\(s.color)\">\(s.name)</text>\n"
+            out += "<text x=\"\(width - right - 60)\" y=\"\(top + 16 * Double(k + 1))\" fill=\"\(s.color)\">\(svgEscaped(s.name))</text>\n"
         }
         return out + "</svg>\n"
     }
