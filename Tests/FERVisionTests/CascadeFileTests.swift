@@ -18,12 +18,12 @@ final class CascadeFileTests: XCTestCase {
     /// window (the left rectangle counts -1 over the whole window, the right half +2).
     static func cascadeXML(stageThreshold: String = "0.5", internalNodes: String = "0 -1 0 0.1", leafValues: String = "-1. 1.",
                            featureType: String = "HAAR", stageType: String = "BOOST", rects: String = "<_>0 0 24 24 -1.</_><_>12 0 12 24 2.</_>",
-                           tilted: String = "0") -> String {
+                           tilted: String = "0", side: Int = 24) -> String {
         """
         <?xml version="1.0"?>
         <opencv_storage>
         <cascade type_id="opencv-cascade-classifier"><stageType>\(stageType)</stageType>
-          <featureType>\(featureType)</featureType><height>24</height><width>24</width>
+          <featureType>\(featureType)</featureType><height>\(side)</height><width>\(side)</width>
           <stageParams><maxWeakCount>1</maxWeakCount></stageParams>
           <featureParams><maxCatCount>0</maxCatCount></featureParams>
           <stageNum>1</stageNum>
@@ -70,6 +70,8 @@ final class CascadeFileTests: XCTestCase {
             ("no threshold", Self.cascadeXML(stageThreshold: ""), "<cascade/stages/_[0]>: has no numeric <stageThreshold>"),
             ("rect outside", Self.cascadeXML(rects: "<_>0 0 30 24 -1.</_><_>12 0 12 24 2.</_>"), "<cascade/features/_[0]/rects/_[0]>: rectangle leaves"),
             ("tilted", Self.cascadeXML(tilted: "1"), "tilted (45 degree) Haar features are not supported"),
+            // A window whose sum of squares would wrap the integral image's 32 bits.
+            ("huge window", Self.cascadeXML(side: 300), "window 300x300 is not usable (2 < side <= 256)"),
             // Numbers that are not numbers, or not the kind of number the field holds: never a trap, a
             // hang or a silently wrong detector.
             ("nan threshold", Self.cascadeXML(stageThreshold: "nan"), "<cascade/stages/_[0]/stageThreshold>: 'nan' is not a finite number"),

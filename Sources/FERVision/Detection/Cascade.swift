@@ -23,6 +23,10 @@ public struct CascadeError: Error, Equatable, CustomStringConvertible {
 public struct Cascade: Sendable {
     public enum FeatureType: String, Sendable { case haar = "HAAR", lbp = "LBP" }
 
+    /// The largest window side accepted: a 256x256 window's sum of squares, 255^2 x 65,536, still fits the
+    /// integral image's 32 bits (OpenCV's face cascades use 20 to 24).
+    public static let largestWindow = 256
+
     struct Stage: Sendable {
         /// The file's threshold less OpenCV's 1e-5 guard, so borderline windows go the same way.
         let threshold: Float
@@ -154,7 +158,10 @@ private struct CascadeReader {
             throw fail("\(name)/featureType", "'\(typeText)' is not HAAR or LBP")
         }
         let width = try integer(top, "width", in: name), height = try integer(top, "height", in: name)
-        guard width > 2, height > 2, width <= 1024, height <= 1024 else { throw fail("\(name)/width", "window \(width)x\(height) is not usable") }
+        // A window's sum of squares must fit the integral image's 32 bits: 255^2 x 256 x 256 does, 257 x 257 not.
+        guard width > 2, height > 2, width <= Cascade.largestWindow, height <= Cascade.largestWindow else {
+            throw fail("\(name)/width", "window \(width)x\(height) is not usable (2 < side <= \(Cascade.largestWindow))")
+        }
         guard let parameters = top.child("featureParams") else { throw fail(name, "has no <featureParams>") }
         let categories = try integer(parameters, "maxCatCount", in: "\(name)/featureParams")
         guard (featureType == .haar && categories == 0) || (featureType == .lbp && categories == 256) else {
