@@ -92,9 +92,13 @@ final class SoftwareCanvas: OverlayCanvas {
         if let cached = glyphs[key] { return cached }
         guard let fontPath else { return nil }
         if fonts[size] == nil { fonts[size] = TTF_OpenFont(fontPath, size) }
-        guard let font = fonts[size], let surface = TTF_RenderUTF8_Blended(font, string, SDL_Color(r: 255, g: 255, b: 255, a: 255)),
-              let converted = SDL_ConvertSurfaceFormat(surface, CSDL2_PIXELFORMAT_ARGB8888, 0) else { return nil }
+        guard let font = fonts[size], let surface = TTF_RenderUTF8_Blended(font, string, SDL_Color(r: 255, g: 255, b: 255, a: 255)) else {
+            return nil
+        }
+        // The rendered surface is freed whether or not the conversion succeeds.
+        let converted = SDL_ConvertSurfaceFormat(surface, CSDL2_PIXELFORMAT_ARGB8888, 0)
         SDL_FreeSurface(surface)
+        guard let converted else { return nil }
         defer { SDL_FreeSurface(converted) }
         let w = Int(converted.pointee.w), h = Int(converted.pointee.h), pitch = Int(converted.pointee.pitch)
         var coverage = [UInt8](repeating: 0, count: w * h)
