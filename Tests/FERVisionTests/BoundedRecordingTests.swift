@@ -52,6 +52,23 @@ final class BoundedRecordingTests: XCTestCase {
         XCTAssertEqual(disk.finished.load(ordering: .relaxed), 1, "and the recording closed once")
     }
 
+    /// The window's r key stops a recording whose disk is behind without waiting for it (it blocked the
+    /// main thread until every waiting frame was written); the frames are still written and the file
+    /// closed once.
+    func testStoppingWhileTheDiskIsBehindReturnsAtOnce() throws {
+        let disk = GatedRecorder()
+        let recorder = SwitchableRecorder(recording: ("slow", disk), waitingLimit: 50) { XCTFail("stopped: \($0)") }
+        for frame in (0..<5).map(result) { try recorder.deliver(frame) }
+        let started = Date()
+        XCTAssertNil(try recorder.toggle(startingIn: "unused"), "recording is off")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "the toggle waited for the disk")
+        XCTAssertEqual(disk.finished.load(ordering: .relaxed), 0)
+        for _ in 0..<5 { disk.gate.signal() }
+        try recorder.finish()
+        XCTAssertEqual(disk.written.withLock { $0 }, [0, 1, 2, 3, 4])
+        XCTAssertEqual(disk.finished.load(ordering: .relaxed), 1, "closed once")
+    }
+
     func testADiskThatKeepsUpRecordsEveryFrame() throws {
         let disk = GatedRecorder()
         for _ in 0..<50 { disk.gate.signal() }

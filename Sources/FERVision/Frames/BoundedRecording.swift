@@ -18,6 +18,7 @@ final class BoundedRecording: @unchecked Sendable {
         var waiting = 0
         var written = 0
         var stopped = false
+        var closed = false
         var failure: Error?
     }
 
@@ -60,12 +61,27 @@ final class BoundedRecording: @unchecked Sendable {
         return nil
     }
 
-    /// Waits for the frames handed over, then closes the recording; throws the first write error.
+    /// Closes the recording on its own queue once the frames handed over are written, without waiting:
+    /// the window's r key must not wait for a slow disk. `finish` later waits for it and reports its errors.
+    func close() {
+        state.withLock { $0.stopped = true }
+        queue.async { [self] in closeOnQueue() }
+    }
+
+    /// Waits for the frames handed over, then closes the recording (unless `close` did); throws the first
+    /// write error.
     func finish() throws {
         let failure: Error? = queue.sync {
-            do { try recorder.finish() } catch { return state.withLock { $0.failure ?? error } }
+            closeOnQueue()
             return state.withLock { $0.failure }
         }
         if let failure { throw failure }
+    }
+
+    /// On `queue`: the recorder's finish, once.
+    private func closeOnQueue() {
+        guard !state.withLock({ $0.closed }) else { return }
+        state.withLock { $0.closed = true }
+        do { try recorder.finish() } catch { state.withLock { $0.failure = $0.failure ?? error } }
     }
 }

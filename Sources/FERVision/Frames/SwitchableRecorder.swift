@@ -49,13 +49,15 @@ public final class SwitchableRecorder: FrameSink {
     }
 
     /// Stops a running recording, or starts one in `directory`. Returns the directory now recorded to,
-    /// nil when recording stopped.
+    /// nil when recording stopped. Never waits for the disk: a stopped recording is closed on its own
+    /// queue once its frames are written, and `finish` reports its errors.
     public func toggle(startingIn directory: @autoclosure () -> String) throws -> String? {
         lock.lock()
         defer { lock.unlock() }
         if let running = recording {
             recording = nil
-            try running.finish()
+            running.close()
+            closing.append(running)
             return nil
         }
         let destination = directory()
