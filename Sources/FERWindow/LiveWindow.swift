@@ -9,11 +9,16 @@ public struct WindowControls {
     public var setPaused: (Bool) -> Void
     /// r: start or stop recording; returns the directory now recorded to, nil when recording stopped.
     public var toggleRecording: () throws -> String?
+    /// Where the recording goes now, nil when none runs: read for every frame shown, so the HUD follows
+    /// the recorder's real state (a recording given on the command line, one stopped for a slow disk).
+    public var recordingDestination: () -> String?
 
-    public init(stop: @escaping () -> Void, setPaused: @escaping (Bool) -> Void, toggleRecording: @escaping () throws -> String?) {
+    public init(stop: @escaping () -> Void, setPaused: @escaping (Bool) -> Void, toggleRecording: @escaping () throws -> String?,
+                recordingDestination: @escaping () -> String? = { nil }) {
         self.stop = stop
         self.setPaused = setPaused
         self.toggleRecording = toggleRecording
+        self.recordingDestination = recordingDestination
     }
 }
 
@@ -133,6 +138,7 @@ public final class LiveWindow: FrameDisplay {
                 }
             }
             if let job = takeJob() {
+                hud.recordingTo = controls.recordingDestination()
                 render(job)
                 if options.screenshotPath != nil, shown == options.screenshotAfterFrames { quit() }
             }

@@ -57,7 +57,8 @@ struct LiveRun {
             let controls = WindowControls(
                 stop: { pipeline.stop() },
                 setPaused: { pipeline.setPaused($0) },
-                toggleRecording: { try recorder.toggle(startingIn: SwitchableRecorder.newDirectoryName()) })
+                toggleRecording: { try recorder.toggle(startingIn: SwitchableRecorder.newDirectoryName()) },
+                recordingDestination: { recorder.directory })
             window.run(controls: controls) { outcome = Result { try pipeline.run() } }
             for note in window.notes { Terminal.note(note) }
             if let screenshot = options.screenshot, (try? FileManager.default.attributesOfItem(atPath: screenshot)[.size] as? Int) == 0 {
