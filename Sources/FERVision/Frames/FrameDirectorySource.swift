@@ -35,7 +35,7 @@ public final class FrameDirectorySource: FrameSource {
         guard !files.isEmpty else { throw DatasetError(path: directory, "holds no frames (PNG, JPEG, PGM or PPM files)") }
         self.directory = directory
         self.loops = loops
-        frameInterval = StreamTime(seconds: 1 / min(1000, max(fps, 1e-3))) ?? StreamTime(microseconds: 33_333)!
+        frameInterval = .frameInterval(framesPerSecond: fps)
         name = directory
         recordedTimestamps = try Self.readTimestamps(in: directory, files: files)
     }

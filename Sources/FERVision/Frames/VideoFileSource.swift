@@ -180,7 +180,7 @@ public final class VideoFileSource: FrameSource {
     /// last where the file gives none or one out of range (a damaged or hostile file's ticks).
     private func timestamp(of frame: UnsafeMutablePointer<AVFrame>) -> StreamTime {
         let pts = frame.pointee.best_effort_timestamp
-        let interval = StreamTime(seconds: 1 / (frameRate ?? 30)) ?? StreamTime(microseconds: 33_333)!
+        let interval = StreamTime.frameInterval(framesPerSecond: frameRate ?? 30)
         var time: StreamTime?
         if pts != CFFmpeg_AV_NOPTS_VALUE, case (let ticks, false) = pts.subtractingReportingOverflow(startTime) {
             time = StreamTime(ticks: ticks, numerator: timeBase.num, denominator: timeBase.den)

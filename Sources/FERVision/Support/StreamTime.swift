@@ -43,6 +43,13 @@ public struct StreamTime: Comparable, Hashable, Sendable, CustomStringConvertibl
 
     public var seconds: Double { Double(microseconds) / 1e6 }
 
+    /// One frame's time at `framesPerSecond`, clamped to 0.001...1000 frames per second (30 when not
+    /// finite), so it is always a valid time.
+    public static func frameInterval(framesPerSecond: Double) -> StreamTime {
+        let rate = framesPerSecond.isFinite ? min(1000, max(framesPerSecond, 1e-3)) : 30
+        return StreamTime(uncheckedMicroseconds: Int64((1e6 / rate).rounded()))
+    }
+
     /// This time in ticks of `numerator / denominator` seconds, rounded to the nearest tick; nil on overflow.
     public func ticks(numerator: Int32, denominator: Int32) -> Int64? {
         guard numerator > 0, denominator > 0 else { return nil }
