@@ -9,6 +9,7 @@
 #include <libavutil/error.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
+#include <libavutil/sha.h>
 
 static const int CFFmpeg_AVERROR_EOF = AVERROR_EOF;
 static inline int CFFmpeg_AVERROR_EAGAIN(void) { return AVERROR(EAGAIN); }

@@ -10,15 +10,18 @@ public final class ResultWriter: FrameSink {
     public let format: Format
     private let handle: FileHandle
     private let classNames: [String]
+    private let includesLatency: Bool
 
     /// Creates (or truncates) the file now, so an unwritable path fails before any work; a CSV file
-    /// gets its header (one probability column per class) at once.
-    public init(path: String, classNames: [String]) throws(DatasetError) {
+    /// gets its header (one probability column per class) at once. Without `includesLatency` the
+    /// records leave out latency_ms, the one field that differs between two runs over the same frames.
+    public init(path: String, classNames: [String], includesLatency: Bool = true) throws(DatasetError) {
         self.path = path
         self.classNames = classNames
+        self.includesLatency = includesLatency
         format = path.lowercased().hasSuffix(".csv") ? .csv : .jsonLines
         let header = (["frame", "file", "timestamp", "faces", "face", "box_x", "box_y", "box_w", "box_h", "label", "confidence"]
-                      + classNames + ["latency_ms"]).joined(separator: ",") + "\n"
+                      + classNames + (includesLatency ? ["latency_ms"] : [])).joined(separator: ",") + "\n"
         guard FileManager.default.createFile(atPath: path, contents: format == .csv ? Data(header.utf8) : nil),
               let handle = FileHandle(forWritingAtPath: path) else {
             throw DatasetError(path: path, "cannot be written")
@@ -60,7 +63,7 @@ public final class ResultWriter: FrameSink {
                 } else {
                     fields += [("face", .null), ("box", .null), ("label", .null), ("confidence", .null), ("probabilities", .null)]
                 }
-                return JSONValue.object(fields + [("latency_ms", .number(latency))]).serialized
+                return JSONValue.object(fields + (includesLatency ? [("latency_ms", .number(latency))] : [])).serialized
             case .csv:
                 let name = result.frame.sourceName
                 let file = name.contains(",") || name.contains("\"") ? "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : name
@@ -72,7 +75,7 @@ public final class ResultWriter: FrameSink {
                 } else {
                     fields += Array(repeating: "", count: 7 + classNames.count)
                 }
-                return (fields + [String(format: "%.3f", latency)]).joined(separator: ",")
+                return (fields + (includesLatency ? [String(format: "%.3f", latency)] : [])).joined(separator: ",")
             }
         }
     }

@@ -55,6 +55,11 @@ struct Replay: ParsableCommand {
     @Flag(help: "Start over at the end (until Ctrl-C or q).")
     var loop = false
 
+    /// Set by `analyze` for the replays it starts: a replay stopped before its end exits 130 (so it is
+    /// never taken for a whole one), and one whose analyze has gone ends too.
+    @Flag(help: .hidden)
+    var analyzeWorker = false
+
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give a video file or a frame directory") }
         guard fps > 0, fps <= 1000 else { throw ValidationError("--fps takes a rate in (0, 1000]") }
@@ -86,10 +91,25 @@ struct Replay: ParsableCommand {
             let source: FrameSource = runOptions.headless && inputs.contains(where: { !Self.isDirectory($0) })
                 ? VideoProgress(sequence) : sequence
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
-            try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: asFastAsPossible),
+            if analyzeWorker { Self.endWhenParentEnds() }
+            let stoppedEarly = try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: asFastAsPossible),
                         policy: .lossless(batch: batch), pacing: asFastAsPossible ? .asFastAsPossible : .realTime, frameSize: frameSize,
                         heading: { frames, stopped in "\(stopped ? "stopped" : "replayed") \(frames) frames of \(sequence.name)" }).runOnMainThread()
+            if analyzeWorker, stoppedEarly { throw ExitCode(130) }
         }
+    }
+
+    /// An analyze worker whose analyze process has gone (killed, or its machine's task cancelled) would
+    /// work on for nobody, holding a core: it ends within a second instead. Its outputs are in a scratch
+    /// folder that only its analyze would have moved into place.
+    private static func endWhenParentEnds() {
+        let parent = getppid()
+        let watcher = Thread {
+            while getppid() == parent { sleep(1) }
+            _exit(137)
+        }
+        watcher.name = "fer-live parent watch"
+        watcher.start()
     }
 
     private static func isDirectory(_ path: String) -> Bool {

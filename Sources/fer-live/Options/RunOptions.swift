@@ -10,6 +10,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Per-frame results: .jsonl (JSON Lines) or .csv.", valueName: "file"))
     var output: String?
 
+    @Flag(help: "Leave latency_ms out of --output: the same input then always gives the same file.")
+    var withoutLatency = false
+
     @Option(help: ArgumentHelp("Write the latency report (JSON) here.", valueName: "file"))
     var latencyReport: String?
 

@@ -19,13 +19,13 @@ struct LiveRun {
 
     /// On the main thread (the window's SDL calls must come from it): commands call it through
     /// `runOnMainThread()`.
-    @MainActor
-    func run() throws {
+    @MainActor @discardableResult
+    func run() throws -> FramePipeline.Summary {
         BLAS.setThreadCount(options.threads)
         let stopper = SignalStopper.shared
         // Every output is opened before the first frame, so a bad path fails now, not after an hour.
         var sinks: [FrameSink] = []
-        if let output = options.output { sinks.append(try ResultWriter(path: output, classNames: classifier.classNames)) }
+        if let output = options.output { sinks.append(try ResultWriter(path: output, classNames: classifier.classNames, includesLatency: !options.withoutLatency)) }
         let recorder = try SwitchableRecorder(recordingTo: options.record) { Terminal.error("warning: \($0)") }
         sinks.append(recorder)
         let timeline = EmotionTimelineSink(classNames: classifier.classNames, svgPath: options.timeline, summaryPath: options.summary,
@@ -82,6 +82,7 @@ struct LiveRun {
             """.utf8))
         if let error = summary.sourceError { throw CommandFailure("\(error)") }
         if let failure = window?.failure { throw CommandFailure(failure.description) }
+        return summary
     }
 
     /// The window, sized for the frames; a run that cannot show it fails before the first frame.
@@ -108,10 +109,12 @@ struct LiveRun {
 
     /// Runs on the calling thread, which must be the main thread, as a command's `run()` is; stops the
     /// process with a message otherwise.
-    func runOnMainThread() throws {
+    /// Returns whether the run was stopped before its source's end (Ctrl-C, q).
+    @discardableResult
+    func runOnMainThread() throws -> Bool {
         // assumeIsolated runs the closure at once, on this thread: `self` is never used anywhere else meanwhile.
         nonisolated(unsafe) let liveRun = self
-        try MainActor.assumeIsolated { try liveRun.run() }
+        return try MainActor.assumeIsolated { try liveRun.run().stoppedEarly }
     }
 
     private func writeText(_ text: String, to path: String) throws {
