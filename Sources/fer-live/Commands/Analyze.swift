@@ -54,6 +54,9 @@ struct Analyze: ParsableCommand {
     @Flag(help: "Also write each input as an annotated video (NAME.annotated.mp4: H.264, boxes and labels drawn).")
     var annotate = false
 
+    @Flag(help: "Print the inputs this run would take (one per line: name, then path, tab-separated) and stop; --out is not touched.")
+    var dryRun = false
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Options for each input's replay, after --.", valueName: "replay-option"))
     var replayOptions: [String] = []
 
@@ -83,6 +86,10 @@ struct Analyze: ParsableCommand {
             if let shard, let (index, count) = Self.shardParts(shard) {
                 all = BatchInputs.shard(all, index: index, count: count)
                 missing = missing.filter { Self.inShard($0.key, index, count) }
+            }
+            if dryRun {
+                print((all + missing).map { "\($0.key)\t\($0.path)" }.joined(separator: "\n"), terminator: all.isEmpty && missing.isEmpty ? "" : "\n")
+                return
             }
             let folder = try BatchFolder(path: out)
             var wanted: [BatchFolder.Output] = [.records, .summary]
