@@ -76,6 +76,23 @@ final class TrainEvaluateCLITests: XCTestCase {
         XCTAssertEqual(provenance["epochs"], "1 of 1")
         let origin = try XCTUnwrap(provenance["started_from"])
         XCTAssert(origin.hasPrefix("model.safetensors; epochs 2 of 2; settings 2 epochs"), origin)
+
+        // Distillation from the two as an ensemble; a resumed run loads the same teachers from its checkpoint.
+        let student = folder.appendingPathComponent("out/student.safetensors").path
+        let distilled = try CLIRunner.run(["train", "--data", data, "--out", student, "--teacher", model, "--teacher", warm, "--epochs", "1",
+                                           "--batch-size", "16", "--widths", "4,8,8,16", "--threads", "2"])
+        XCTAssertEqual(distilled.status, 0, distilled.stderr)
+        XCTAssert(distilled.stdout.contains("distillation 0.5 from model.safetensors + warm.safetensors"), distilled.stdout)
+        try FileManager.default.removeItem(atPath: warm)
+        let orphan = try CLIRunner.run(["train", "--data", data, "--out", student, "--resume",
+                                        folder.appendingPathComponent("out/student-training/checkpoint.safetensors").path])
+        XCTAssertEqual(orphan.status, 1)
+        XCTAssertEqual(orphan.errorLines.count, 1, orphan.stderr)
+        XCTAssert(orphan.stderr.contains(warm), orphan.stderr)
+        let wrongClasses = try CLIRunner.run(["train", "--data", data, "--out", student, "--teacher", CLIRunner.fixture("narrow_resnet9.safetensors"),
+                                              "--epochs", "1", "--widths", "4,8,8,16"])
+        XCTAssertEqual(wrongClasses.status, 1)
+        XCTAssert(wrongClasses.stderr.contains("a teacher must have this run's classes"), wrongClasses.stderr)
     }
 
     func testMissingValidationSplitFailsBeforeTraining() throws {

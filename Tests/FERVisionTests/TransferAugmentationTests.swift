@@ -71,7 +71,8 @@ final class TransferAugmentationTests: XCTestCase {
 
     func testNewSettingsAreValidatedAndOldCheckpointsDecodeWithoutThem() throws {
         for change in [{ (c: inout TrainingConfiguration) in c.photometric = 1.5 }, { $0.photometric = -0.1 },
-                       { $0.classBalance = 2 }, { $0.classBalance = .nan }] {
+                       { $0.classBalance = 2 }, { $0.classBalance = .nan }, { $0.distillation = 0.5 },
+                       { $0.teachers = ["t.safetensors"]; $0.distillation = 1.5 }] {
             var configuration = TrainingConfiguration()
             change(&configuration)
             XCTAssertNotNil(configuration.problem, "\(configuration)")
@@ -83,5 +84,22 @@ final class TransferAugmentationTests: XCTestCase {
         let decoded = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(old.utf8))
         XCTAssertEqual(decoded.photometric, 0)
         XCTAssertEqual(decoded.classBalance, 0)
+        XCTAssertEqual(decoded.distillation, 0)
+        XCTAssertEqual(decoded.teachers, [])
+    }
+
+    /// Distillation's targets: (1 - d) the label rows plus d the teachers' probabilities, each row keeping
+    /// its sum (the class-balance weight), so the loss gradient stays `w p - t` with rows summing to w.
+    func testDistilledTargetsMixLabelsAndTeachersAndKeepEachRowsWeight() {
+        var targets: [Float] = [1, 0, 0, /* weighted 2: */ 0, 2, 0]
+        let soft: [Float] = [0.2, 0.5, 0.3, 0.6, 0.3, 0.1]
+        Trainer.distill(&targets, toward: soft, weight: 0.25, classes: 3)
+        let expected: [Float] = [0.75 + 0.05, 0.125, 0.075, 0.3, 1.5 + 0.15, 0.05]
+        for (got, want) in zip(targets, expected) { XCTAssertEqual(got, want, accuracy: 1e-6) }
+        XCTAssertEqual(targets[0..<3].reduce(0, +), 1, accuracy: 1e-6)
+        XCTAssertEqual(targets[3..<6].reduce(0, +), 2, accuracy: 1e-6)
+        var onlyTeachers: [Float] = [0, 1, 0]
+        Trainer.distill(&onlyTeachers, toward: [0.2, 0.5, 0.3], weight: 1, classes: 3)
+        XCTAssertEqual(onlyTeachers, [0.2, 0.5, 0.3])
     }
 }

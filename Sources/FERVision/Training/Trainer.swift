@@ -27,6 +27,11 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     /// weights scaled so a training image weighs 1 on average (0: off; 1: every class weighs the same).
     public var classBalance = 0.0
     public var classifierPooling = ResNet9Architecture.ClassifierPooling.topLeft4
+    /// Knowledge distillation: each target row becomes (1 - d) of itself plus d of the teachers' mean
+    /// calibrated probabilities on the same augmented image (0: off).
+    public var distillation = 0.0
+    /// The teacher models' files (kept so that a resumed run loads the same ones).
+    public var teachers: [String] = []
     /// Train on this many images of the training split, a seeded random subset (0: all). For pilot runs.
     public var subset = 0
     public var widths = ResNet9Architecture.standardWidths
@@ -58,6 +63,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? defaults.dropout
         photometric = try c.decodeIfPresent(Double.self, forKey: .photometric) ?? defaults.photometric
         classBalance = try c.decodeIfPresent(Double.self, forKey: .classBalance) ?? defaults.classBalance
+        distillation = try c.decodeIfPresent(Double.self, forKey: .distillation) ?? defaults.distillation
+        teachers = try c.decodeIfPresent([String].self, forKey: .teachers) ?? defaults.teachers
         classifierPooling = try c.decodeIfPresent(ResNet9Architecture.ClassifierPooling.self, forKey: .classifierPooling)
             ?? defaults.classifierPooling
         subset = try c.decodeIfPresent(Int.self, forKey: .subset) ?? defaults.subset
@@ -106,6 +113,8 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         if !(0..<1).contains(dropout) { return "dropout must be in 0..<1 (\(dropout))" }
         if !(0...1).contains(photometric) { return "photometric strength must be in 0...1 (\(photometric))" }
         if !(0...1).contains(classBalance) { return "class balance must be in 0...1 (\(classBalance))" }
+        if !(0...1).contains(distillation) { return "distillation weight must be in 0...1 (\(distillation))" }
+        if distillation > 0, teachers.isEmpty { return "distillation needs at least one teacher model" }
         if subset < 0 { return "subset must not be negative (\(subset))" }
         if widths.count != 4 || !widths.allSatisfy({ (1...2048).contains($0) }) { return "widths must be 4 values in 1...2048 (\(widths))" }
         if !ResNet9Architecture.acceptedInputSizes.contains(inputSize) { return "input size must be in \(ResNet9Architecture.acceptedInputSizes) (\(inputSize))" }
@@ -155,6 +164,10 @@ public final class Trainer {
     public private(set) var completedEpochs = 0
     public private(set) var history = TrainingHistory()
     public let stepsPerEpoch: Int
+
+    /// The models whose probabilities the network learns from when `configuration.distillation` > 0:
+    /// loaded from `configuration.teachers` by whoever makes the trainer.
+    public var teachers: [Teacher] = []
 
     /// The training images this run learns from: all, or its seeded subset.
     public let trainingIndices: [Int]
@@ -215,6 +228,10 @@ public final class Trainer {
             }
             var targets = configuration.targets(indices.map { trainingSet.labels[$0] }, classes: classes, weights: weights)
             if configuration.mixup > 0 { mix(&scalars, &targets, images: indices.count, plane: plane, classes: classes) }
+            if configuration.distillation > 0 {
+                Self.distill(&targets, toward: teacherProbabilities(scalars, images: indices.count), weight: Float(configuration.distillation),
+                             classes: classes)
+            }
             let inputs = Tensor(shape: [indices.count, 1, size, size], scalars: scalars)
             let loss = network.step(inputs: inputs, targets: Tensor(shape: [indices.count, classes], scalars: targets),
                                     featureMask: dropoutMask(features: indices.count * network.architecture.widths[3]))
@@ -238,6 +255,36 @@ public final class Trainer {
         completedEpochs += 1
         history.epochs.append(record)
         return record
+    }
+
+    /// The teachers' mean calibrated probabilities [images, classes] for a batch normalized as this run
+    /// normalizes (each teacher gets the same pixels in its own normalization).
+    private func teacherProbabilities(_ scalars: [Float], images: Int) -> [Float] {
+        precondition(!teachers.isEmpty, "distillation needs teachers: set Trainer.teachers")
+        let classes = classNames.count, size = configuration.inputSize
+        var mean = [Float](repeating: 0, count: images * classes)
+        for teacher in teachers {
+            // x = s * std + mean in [0, 1], then the teacher's (x - m) / sd.
+            let scale = std / teacher.std, shift = (self.mean - teacher.mean) / teacher.std
+            let input = Tensor(shape: [images, 1, size, size], scalars: scalars.map { $0 * scale + shift })
+            let logits = teacher.network.logits(for: input).scalars
+            for i in 0..<images {
+                let row = logits[i * classes..<(i + 1) * classes].map { $0 / teacher.temperature }
+                let top = row.max()!
+                let exps = row.map { Foundation.exp($0 - top) }, total = exps.reduce(0, +)
+                for k in 0..<classes { mean[i * classes + k] += exps[k] / total / Float(teachers.count) }
+            }
+        }
+        return mean
+    }
+
+    /// Distillation's targets: each row becomes (1 - weight) of itself plus weight of the teachers'
+    /// probabilities, scaled to the row's own sum (a class-balanced row keeps its weight).
+    static func distill(_ targets: inout [Float], toward soft: [Float], weight: Float, classes: Int) {
+        for i in 0..<(targets.count / classes) {
+            let row = i * classes..<(i + 1) * classes, sum = targets[row].reduce(0, +)
+            for k in row { targets[k] = (1 - weight) * targets[k] + weight * sum * soft[k] }
+        }
     }
 
     /// Mixup: every image and its target become lambda * itself + (1 - lambda) * those of a partner from
@@ -371,5 +418,22 @@ public final class Trainer {
         random = SplitMix64(seed: randomState)   // a SplitMix64's seed is its whole state
         completedEpochs = epochs
         self.history = history
+    }
+}
+
+/// A trained model that a distillation run learns from: its network, its calibrated temperature and
+/// the normalization it expects.
+public struct Teacher {
+    public let network: ResNet9
+    public let temperature: Float
+    public let mean: Float
+    public let std: Float
+
+    /// The teacher of a loaded model: grayscale, one normalization value.
+    public init(model: LoadedModel) {
+        network = model.makeNetwork()
+        temperature = model.metadata.temperature
+        mean = model.metadata.mean[0]
+        std = model.metadata.std[0]
     }
 }

@@ -79,6 +79,15 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Class balance: weight each image's loss by (mean class count / its class's count)^power, so the small classes (disgust, fear, angry) count more (0: off, 1: every class weighs the same).", valueName: "power"))
     var classBalance = 0.0
 
+    @Option(name: .customLong("teacher"), help: ArgumentHelp(
+        "Knowledge distillation: learn also from this trained model's calibrated probabilities on each augmented image (repeat for an ensemble: their mean).",
+        valueName: "model"))
+    var teachers: [String] = []
+
+    @Option(help: ArgumentHelp("Distillation weight: targets are (1 - d) the labels and d the teachers' probabilities (default with --teacher: 0.5).",
+                               valueName: "d"))
+    var distillation: Double?
+
     @Option(help: ArgumentHelp("Classifier pooling: maxpool4 (the reference's MaxPool2d(4), reading the top-left 4x4 of the 6x6 map) or global_max (the whole map). Stored in the model.", valueName: "kind"))
     var classifierPooling = ResNet9Architecture.ClassifierPooling.topLeft4
 
@@ -121,6 +130,8 @@ struct Train: ParsableCommand {
             configuration.dropout = dropout
             configuration.photometric = photometric
             configuration.classBalance = classBalance
+            configuration.teachers = teachers.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            configuration.distillation = distillation ?? (teachers.isEmpty ? 0 : 0.5)
             configuration.classifierPooling = classifierPooling
             configuration.subset = subset
             if let widths {
@@ -169,6 +180,7 @@ struct Train: ParsableCommand {
                 trainer = Trainer(configuration: requested, trainingSet: trainingSet)
             }
             let configuration = trainer.configuration
+            trainer.teachers = try configuration.teachers.map { try loadTeacher($0, for: trainer) }
             print("training ResNet9(1, \(trainer.classNames.count)) on \(trainer.trainingIndices.count) images (val \(validationSet.count)); classes \(trainer.classNames.joined(separator: ", ")); mean \(trainer.mean), std \(trainer.std)")
             print("recipe: \(describe(configuration)), \(threads) threads")
             for record in trainer.history.epochs { print(record.logLine) }
@@ -223,10 +235,23 @@ struct Train: ParsableCommand {
         if c.mixup > 0 { parts.append("mixup \(c.mixup)") }
         if c.dropout > 0 { parts.append("dropout \(c.dropout)") }
         if c.classBalance > 0 { parts.append("class balance \(c.classBalance)") }
+        if c.distillation > 0 {
+            parts.append("distillation \(c.distillation) from \(c.teachers.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " + "))")
+        }
         parts.append("pooling \(c.classifierPooling.rawValue)")
         if c.subset > 0 { parts.append("subset \(c.subset)") }
         parts.append("seed \(c.seed)")
         return parts.joined(separator: ", ")
+    }
+
+    /// A teacher for distillation: a model of the run's classes, input size and one channel.
+    private func loadTeacher(_ path: String, for trainer: Trainer) throws -> Teacher {
+        let model = try ModelLoader.load(path: path)
+        guard model.metadata.classNames == trainer.classNames, model.architecture.inputChannels == 1,
+              model.metadata.inputSize == trainer.configuration.inputSize, model.metadata.mean.count == 1, model.metadata.std.count == 1 else {
+            throw CommandFailure("\(path): a teacher must have this run's classes (\(trainer.classNames.joined(separator: ", "))), one input channel and \(trainer.configuration.inputSize)x\(trainer.configuration.inputSize) input")
+        }
+        return Teacher(model: model)
     }
 
     private func load(split: String) throws -> ImageFolder {
