@@ -96,7 +96,11 @@ final class ReplayCLITests: XCTestCase {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        Thread.sleep(forTimeInterval: 1.5)
+        // Until it has looped twice (a fixed wait failed on a loaded machine, where start-up took most of it).
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOf: output, encoding: .utf8)) ?? "").split(separator: "\n").count <= 30 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         process.interrupt()   // SIGINT, as Ctrl-C sends
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -156,6 +160,31 @@ final class ReplayCLITests: XCTestCase {
         XCTAssertEqual(process.terminationReason, .exit)
         XCTAssert([0, 130].contains(process.terminationStatus), "\(process.terminationStatus)")
         XCTAssertGreaterThan(try lines(output).count, 0)
+    }
+
+    /// A second Ctrl-C ends the process before the MP4's trailer is written: the annotated video is a
+    /// fragmented MP4, so it still plays up to its last whole fragment (a plain MP4 without its index
+    /// does not play at all).
+    func testSecondSIGINTDuringAnnotateLeavesAPlayableVideo() throws {
+        let ffprobe = ["/usr/bin/ffprobe", "/usr/local/bin/ffprobe"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipIf(ffprobe == nil, "ffprobe is not installed (apt-get install ffmpeg)")
+        let video = folder.appendingPathComponent("cut-short.mp4")
+        let process = Process()
+        process.executableURL = CLIRunner.binary
+        process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200",
+                             "--annotate", video.path]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 3)
+        process.interrupt()
+        process.interrupt()
+        process.waitUntilExit()
+        let probe = try CLIRunner.run(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames",
+                                       "-of", "csv=p=0", video.path], executable: ffprobe)
+        XCTAssertEqual(probe.status, 0, probe.stderr)
+        XCTAssertGreaterThanOrEqual(Int(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 60,
+                                    "at least one whole fragment plays: \(probe.stdout) \(probe.stderr)")
     }
 
     /// The run's own summary and timeline, and `report` rebuilding both from its JSON Lines and CSV outputs.

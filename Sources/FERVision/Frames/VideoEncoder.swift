@@ -138,7 +138,13 @@ public final class VideoEncoder {
         try check(avcodec_parameters_from_context(stream.pointee.codecpar, codec), "cannot set the stream up")
         stream.pointee.time_base = codec.pointee.time_base
         try check(avio_open(&format.pointee.pb, path, AVIO_FLAG_WRITE), "cannot be written")
-        try check(avformat_write_header(format, nil), "cannot write the file's header")
+        // A fragmented MP4 (a fragment from each keyframe, the index first and empty) plays up to its last
+        // whole fragment even when the process is killed before the trailer, where a plain MP4 without its
+        // index at the end does not play at all.
+        var options: OpaquePointer?
+        defer { av_dict_free(&options) }
+        if kind == .shareable { av_dict_set(&options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0) }
+        try check(avformat_write_header(format, &options), "cannot write the file's header")
         frame.pointee.format = pixelFormat.rawValue
         frame.pointee.width = Int32(self.width)
         frame.pointee.height = Int32(self.height)
