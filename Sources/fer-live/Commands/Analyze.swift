@@ -22,12 +22,13 @@ struct Analyze: ParsableCommand {
             the batch goes on; the exit status is 1 when any input failed, 130 after Ctrl-C (run the same \
             command again to go on).
 
-            --jobs N analyzes N inputs at once, the cores split between them (memory: one input per job). \
+            --jobs N analyzes N inputs at once (default: one per core), the cores split between them (memory: one \
+            input per job; the same --threads gives the same bytes). \
             --shard I/N takes every N-th input from the I-th, so N machines or cluster tasks can share a batch \
             and one output folder (integrations/ray does that on a Ray cluster). Options after -- go to each \
             input's replay: faces (--crop, --min-face, ...), --smoothing, --flip, --start/--duration.
 
-            Example: fer-live analyze videos/ --out results/ --jobs 2
+            Example: fer-live analyze videos/ --out results/
             """)
 
     @Argument(help: ArgumentHelp("Videos, frame directories, folders of them, or lists of them.", valueName: "input"))
@@ -36,8 +37,10 @@ struct Analyze: ParsableCommand {
     @Option(help: ArgumentHelp("Output folder: results, manifest.jsonl, settings.json.", valueName: "dir"))
     var out: String
 
-    @Option(help: "Inputs analyzed at once (the cores split between them).")
-    var jobs = 1
+    /// One job per core by default: a job's decoding and face search run on one thread, so two jobs of one
+    /// thread analyzed 14% more video per second than one of two on a 2-core machine (BENCHMARKS.md).
+    @Option(help: ArgumentHelp("Inputs analyzed at once, the cores split between them (default: one per core).", valueName: "n"))
+    var jobs = min(256, ProcessInfo.processInfo.activeProcessorCount)
 
     @Option(help: ArgumentHelp("Inference threads per job (default: the cores / --jobs).", valueName: "n"))
     var threads: Int?
