@@ -87,15 +87,21 @@ final class ReplayCLITests: XCTestCase {
         XCTAssert(result.stderr.contains("labels changed \(changes) times"), result.stderr)
     }
 
-    func testSIGINTLeavesValidCompleteOutput() throws {
-        let output = folder.appendingPathComponent("out.jsonl")
+    /// A replay of the test frames, looping at 200 fps until it is stopped, started in the background.
+    private func loopingReplay(_ extra: [String], errors: Pipe? = nil) throws -> Process {
         let process = Process()
         process.executableURL = CLIRunner.binary
-        process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200", "--output", output.path]
-        let errors = Pipe()
-        process.standardError = errors
+        process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200"] + extra
+        if let errors { process.standardError = errors } else { process.standardError = FileHandle.nullDevice }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        return process
+    }
+
+    func testSIGINTLeavesValidCompleteOutput() throws {
+        let output = folder.appendingPathComponent("out.jsonl")
+        let errors = Pipe()
+        let process = try loopingReplay(["--output", output.path], errors: errors)
         // Until it has looped twice (a fixed wait failed on a loaded machine, where start-up took most of it).
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline, ((try? String(contentsOf: output, encoding: .utf8)) ?? "").split(separator: "\n").count <= 30 {
@@ -147,12 +153,7 @@ final class ReplayCLITests: XCTestCase {
     /// line written is whole.
     func testSecondSIGINTExitsAtOnce() throws {
         let output = folder.appendingPathComponent("twice.jsonl")
-        let process = Process()
-        process.executableURL = CLIRunner.binary
-        process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200", "--output", output.path]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try loopingReplay(["--output", output.path])
         Thread.sleep(forTimeInterval: 1)
         process.interrupt()
         process.interrupt()
@@ -169,13 +170,7 @@ final class ReplayCLITests: XCTestCase {
         let ffprobe = ["/usr/bin/ffprobe", "/usr/local/bin/ffprobe"].first { FileManager.default.isExecutableFile(atPath: $0) }
         try XCTSkipIf(ffprobe == nil, "ffprobe is not installed (apt-get install ffmpeg)")
         let video = folder.appendingPathComponent("cut-short.mp4")
-        let process = Process()
-        process.executableURL = CLIRunner.binary
-        process.arguments = ["replay", frames.path, "--crop", "center", "--headless", "--model", model, "--loop", "--fps", "200",
-                             "--annotate", video.path]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try loopingReplay(["--annotate", video.path])
         Thread.sleep(forTimeInterval: 3)
         process.interrupt()
         process.interrupt()
