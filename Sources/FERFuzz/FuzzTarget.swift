@@ -5,7 +5,7 @@ import ZIPFoundation
 /// The parsers that read files users hand us, one per fuzz target. Each takes arbitrary bytes; a thrown
 /// error is the right answer to bad bytes, and only a crash, a hang or runaway memory is a finding.
 enum FuzzTarget: String, CaseIterable {
-    case safetensors, pickle, cascade, image
+    case safetensors, pickle, cascade, image, video
 
     /// The target named by `$FER_FUZZ_TARGET` (libFuzzer passes no arguments of ours).
     static var selected: FuzzTarget {
@@ -34,6 +34,8 @@ enum FuzzTarget: String, CaseIterable {
             case .image:
                 let image = try ImageDecoder.decode(data, path: "fuzz.image")
                 return "\(image.width)x\(image.height)"
+            case .video:
+                return try Self.decodeVideo(data)
             }
         } catch {
             return "refused: \(error)"
@@ -56,9 +58,25 @@ enum FuzzTarget: String, CaseIterable {
         return checkpointURL.path
     }
 
-    /// One scratch file per process (the reader takes a path); /dev/shm keeps it in memory.
-    private static let checkpointURL: URL = {
+    /// Every frame of `data` as a video file (FFmpeg probes the container from the bytes, not the name),
+    /// at most 300: a damaged file delivers the frames before its damage and then refuses.
+    private static func decodeVideo(_ data: Data) throws -> String {
+        try data.write(to: videoURL)
+        let source = try VideoFileSource(path: videoURL.path, threads: 1)
+        var frames = 0
+        do {
+            while frames < 300, try source.nextFrame() != nil { frames += 1 }
+        } catch {
+            return "\(frames) frames, then refused: \(error)"
+        }
+        return "\(source.codecName) \(source.width)x\(source.height), \(frames) frames"
+    }
+
+    /// One scratch file per process and kind (the readers take a path); /dev/shm keeps them in memory.
+    private static let checkpointURL = scratch("pth"), videoURL = scratch("video")
+
+    private static func scratch(_ suffix: String) -> URL {
         let folder = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-        return URL(fileURLWithPath: folder).appendingPathComponent("fer-fuzz-\(getpid()).pth")
-    }()
+        return URL(fileURLWithPath: folder).appendingPathComponent("fer-fuzz-\(getpid()).\(suffix)")
+    }
 }

@@ -280,6 +280,41 @@ final class EmulatedWebcamCLITests: XCTestCase {
         XCTAssertEqual(recorded.recordedTimestamps?.count, written)
     }
 
+    /// Space pauses the camera for 1.5 s and space resumes it (real key presses under Xvfb). The driver
+    /// keeps no frames through the pause: the first frame after it was captured after the resume (no
+    /// frame is late by the pause), and the frames the camera took meanwhile are not reported as lost.
+    func testPauseAndResumeShowOnlyFreshFrames() throws {
+        for tool in ["/usr/bin/xvfb-run", "/usr/bin/xdotool"] {
+            try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is not installed: skipping")
+        }
+        let output = folder.appendingPathComponent("pause.jsonl"), report = folder.appendingPathComponent("pause.json")
+        let script = folder.appendingPathComponent("pause.sh")
+        try """
+            '\(CLIRunner.binary.path)' camera --device '\(device)' --model '\(model)' --crop center --output '\(output.path)' \\
+                --latency-report '\(report.path)' &
+            pid=$!
+            window=$(timeout 30 xdotool search --sync --name fer-live | head -1)
+            if [ -z "$window" ]; then echo "no window appeared"; kill "$pid"; wait "$pid"; exit 0; fi
+            sleep 1
+            xdotool windowfocus --sync "$window"
+            xdotool key space; sleep 1.5
+            xdotool key space; sleep 1
+            xdotool key q
+            wait "$pid"
+            echo "exit: $?"
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let result = try run(["-a", "-s", "-screen 0 1280x1024x24", "bash", script.path], formats: ["mjpg-640x480"],
+                             executable: "/usr/bin/xvfb-run")
+        XCTAssert(result.stdout.contains("exit: 0"), result.stdout + result.stderr)
+        XCTAssertFalse(result.stderr.contains("never delivered"), "the pause was counted as lost frames: \(result.stderr)")
+        let times = try records(output).compactMap { $0["timestamp"] as? Double }
+        let gaps = zip(times, times.dropFirst()).map { $1 - $0 }
+        XCTAssertGreaterThan(gaps.max() ?? 0, 1.2, "the pause shows as a gap in the capture times")
+        // A frame kept through the pause would be late by all of it (1.5 s).
+        let latency = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any])?["end_to_end"] as? [String: Any])
+        XCTAssertLessThan(try XCTUnwrap(latency["max_ms"] as? Double), 1000, "a frame from before the pause was shown after it")
+    }
+
     /// The window under Xvfb on the emulated camera: a screenshot with the face boxes.
     func testWindowShowsTheEmulatedCamera() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/xvfb-run"), "xvfb-run is not installed: skipping")

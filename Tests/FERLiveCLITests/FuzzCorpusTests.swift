@@ -12,7 +12,7 @@ final class FuzzCorpusTests: XCTestCase {
     func testEverySeedAndEveryFoundInputIsParsedOrRefused() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.fuzz.path), "fer-fuzz was not built")
         var runs = 0
-        for target in ["safetensors", "pickle", "cascade", "image"] {
+        for target in ["safetensors", "pickle", "cascade", "image", "video"] {
             let inputs = ["corpus", "regressions"].flatMap { kind -> [String] in
                 let folder = Self.root.appendingPathComponent("\(kind)/\(target)")
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []

@@ -129,20 +129,33 @@ final class VideoReplayCLITests: XCTestCase {
     }
 
     /// A file cut short: the frames before the cut are classified and written, then one line names the
-    /// file and what FFmpeg found; exit 1.
+    /// file and what the container declared that the file no longer holds; exit 1. FFmpeg's demuxers end
+    /// each of these with a plain end of file: an mp4's index, an avi's frame count and a Matroska
+    /// file's DURATION tag are what tell.
     func testTruncatedFileDeliversWhatItHasThenSaysSo() throws {
-        let whole = try pattern("whole.mp4", frames: 40, rate: 10, codec: ["-c:v", "mpeg4", "-q:v", "3", "-movflags", "+faststart"])
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
-        let cut = folder.appendingPathComponent("cut.mp4").path
-        try bytes.prefix(bytes.count * 6 / 10).write(to: URL(fileURLWithPath: cut))
-        let (run, records) = try replay([cut])
-        XCTAssertEqual(run.status, 1)
-        let errors = run.errorLines.filter { $0.hasPrefix("fer-live: ") }
-        XCTAssertEqual(errors.count, 1, run.stderr)
-        XCTAssert(errors.first?.hasPrefix("fer-live: \(cut): damaged after frame \(records.count) (FFmpeg: ") == true, run.stderr)
-        XCTAssertGreaterThan(records.count, 5)
-        XCTAssertLessThan(records.count, 40)
-        XCTAssertEqual(records.compactMap { $0["frame"] as? Int }, Array(0..<records.count), "every frame before the damage, in order")
+        let containers: [(String, [String], String)] = [
+            ("mp4", ["-c:v", "mpeg4", "-q:v", "3", "-movflags", "+faststart"], "its index goes on to byte"),
+            ("avi", ["-c:v", "mpeg4", "-q:v", "3"], "cut short: "),   // the index or the header's frame count, by where the cut falls
+            ("mkv", ["-c:v", "ffv1"], "s its header declares"),
+        ]
+        for (container, codec, reason) in containers {
+            let whole = try pattern("whole.\(container)", frames: 40, rate: 10, codec: codec)
+            let (intact, all) = try replay([whole])
+            XCTAssertEqual(intact.status, 0, "\(container): \(intact.stderr)")
+            XCTAssertEqual(all.count, 40, container)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+            let cut = folder.appendingPathComponent("cut.\(container)").path
+            try bytes.prefix(bytes.count * 6 / 10).write(to: URL(fileURLWithPath: cut))
+            let (run, records) = try replay([cut])
+            XCTAssertEqual(run.status, 1, container)
+            let errors = run.errorLines.filter { $0.hasPrefix("fer-live: ") }
+            XCTAssertEqual(errors.count, 1, run.stderr)
+            XCTAssert(errors.first?.hasPrefix("fer-live: \(cut): damaged after frame \(records.count) (cut short: ") == true, run.stderr)
+            XCTAssert(errors.first?.contains(reason) == true, "\(container): \(run.stderr)")
+            XCTAssertGreaterThan(records.count, 5, container)
+            XCTAssertLessThan(records.count, 40, container)
+            XCTAssertEqual(records.compactMap { $0["frame"] as? Int }, Array(0..<records.count), "every frame before the damage, in order")
+        }
     }
 
     func testFilesWithoutVideoAreOneLineErrors() throws {

@@ -66,6 +66,26 @@ final class CameraCaptureTests: XCTestCase {
         XCTAssertEqual(Array(streaming), Array(repeating: [.poll, .dequeueBuffer, .queueBuffer], count: 20).flatMap { $0 })
     }
 
+    /// Streaming starts with the first frame asked for, not at open (frames taken while the program starts
+    /// would be shown that late); a pause stops it, and the next frame starts it again from empty buffers
+    /// with the driver's numbering reset, so the pause is not counted as lost frames.
+    func testStreamsFromTheFirstFrameAndStopsWhilePaused() throws {
+        let device = camera()
+        let source = try open(device)
+        XCTAssertFalse(device.calls.contains(.streamOn), "not streaming before a frame is asked for")
+        for _ in 0..<3 { _ = try XCTUnwrap(source.nextFrame()) }
+        try source.pause()
+        try source.pause()
+        let paused = device.calls.count
+        XCTAssertEqual(device.calls.last, .streamOff)
+        XCTAssertEqual(try XCTUnwrap(source.nextFrame()).sequence, 3, "the run's own numbering goes on")
+        XCTAssertEqual(Array(device.calls[paused...]), Array(repeating: .queueBuffer, count: 4) + [.streamOn, .poll, .dequeueBuffer, .queueBuffer])
+        XCTAssertEqual(device.calls.filter { $0 == .streamOff }.count, 1, "a second pause does nothing")
+        XCTAssertEqual(source.skipped.count, 0)
+        source.close()
+        XCTAssertEqual(device.violations, [])
+    }
+
     func testFallsBackToFormatsTheDeviceOffers() throws {
         let cases: [([PixelFormat], PixelFormat)] = [([.yuyv], .yuyv), ([.rgb24, .grey], .grey), ([.rgb24], .rgb24),
                                                      ([PixelFormat(code: 0x3436_3248), .yuyv], .yuyv)]   // H264 first

@@ -45,10 +45,13 @@ struct format {
 };
 
 static struct {
-    int initialized, fd, streaming, queued[BUFFERS], buffer_count, chosen, trace;
+    // queued: handed to the driver and empty; holds: the frame a filled buffer holds (-1: none), waiting
+    // for DQBUF. Frames are captured at their times whether or not anyone reads them, as a UVC driver
+    // fills its queued buffers: with none free, a frame is dropped and its sequence number skipped.
+    int initialized, fd, streaming, queued[BUFFERS], holds[BUFFERS], buffer_count, chosen, trace;
     struct format formats[MAX_FORMATS];
     size_t format_count;
-    unsigned int fps, served;
+    unsigned int fps, captured;
     size_t buffer_size;
     unsigned char *memory;
     unsigned int bytesused[BUFFERS];
@@ -139,6 +142,11 @@ static int is_device(const char *path) {
     return device && path && strcmp(path, device) == 0;
 }
 
+static void empty_buffers(void) {
+    memset(cam.queued, 0, sizeof cam.queued);
+    for (int i = 0; i < BUFFERS; i++) cam.holds[i] = -1;
+}
+
 static int fake_open(void) {
     if (strcmp(cam.fault, "busy") == 0) { errno = EBUSY; return -1; }
     if (strcmp(cam.fault, "access") == 0) { errno = EACCES; return -1; }
@@ -147,7 +155,8 @@ static int fake_open(void) {
     if (fd < 0) return -1;
     cam.fd = fd;
     cam.chosen = 0;
-    cam.served = 0;
+    cam.captured = 0;
+    empty_buffers();
     cam.streaming = 0;
     return fd;
 }
@@ -184,15 +193,35 @@ static double since_start(void) {
     return (double)(now.tv_sec - cam.started.tv_sec) + (double)(now.tv_nsec - cam.started.tv_nsec) / 1e9;
 }
 
+// Captures every frame due by now into a queued empty buffer, or drops it when none is free.
+static void capture_due(void) {
+    while (cam.streaming && since_start() >= frame_time(cam.captured)) {
+        for (int i = 0; i < cam.buffer_count; i++) {
+            if (cam.queued[i] && cam.holds[i] < 0) { cam.holds[i] = (int)cam.captured; break; }
+        }
+        cam.captured++;
+    }
+}
+
+// The filled buffer holding the oldest frame, or -1.
+static int oldest_filled(void) {
+    int oldest = -1;
+    for (int i = 0; i < cam.buffer_count; i++) {
+        if (cam.queued[i] && cam.holds[i] >= 0 && (oldest < 0 || cam.holds[i] < cam.holds[oldest])) oldest = i;
+    }
+    return oldest;
+}
+
 static int fill(int index, struct v4l2_buffer *b) {
     const struct format *f = &cam.formats[cam.chosen];
     if (f->frame_count == 0) { errno = EIO; return -1; }
+    unsigned int frame = (unsigned)cam.holds[index];
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", f->folder, f->frames[cam.served % f->frame_count]);
+    snprintf(path, sizeof path, "%s/%s", f->folder, f->frames[frame % f->frame_count]);
     FILE *file = fopen(path, "rb");
     size_t size = file ? fread(cam.memory + (size_t)index * cam.buffer_size, 1, cam.buffer_size, file) : 0;
     if (file) fclose(file);
-    if (strcmp(cam.fault, "corrupt") == 0 && cam.served == (unsigned)cam.fault_frame && size > 2) {
+    if (strcmp(cam.fault, "corrupt") == 0 && frame == (unsigned)cam.fault_frame && size > 2) {
         // A JPEG start marker, then noise: no decoder can find an image in it (a cut-short JPEG would
         // decode, its missing rows grey, with only a warning).
         memset(cam.memory + (size_t)index * cam.buffer_size + 2, 0x5a, size - 2);
@@ -206,12 +235,13 @@ static int fill(int index, struct v4l2_buffer *b) {
     b->length = (unsigned)cam.buffer_size;
     b->m.offset = (unsigned)((size_t)index * cam.buffer_size);
     b->flags = V4L2_BUF_FLAG_MAPPED | V4L2_BUF_FLAG_DONE | V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC;
-    b->sequence = cam.served;
-    double at = frame_time(cam.served);
+    b->sequence = frame;
+    double at = frame_time(frame);
     double whole = (double)cam.started.tv_sec + (double)cam.started.tv_nsec / 1e9 + at;
     b->timestamp.tv_sec = (time_t)whole;
     b->timestamp.tv_usec = (suseconds_t)((whole - (double)(time_t)whole) * 1e6);
-    cam.served++;
+    cam.queued[index] = 0;
+    cam.holds[index] = -1;
     return 0;
 }
 
@@ -315,7 +345,7 @@ static int fake_ioctl(unsigned long request, void *argument) {
             cam.memory = real_mmap(NULL, cam.buffer_size * BUFFERS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (cam.memory == MAP_FAILED) { cam.memory = NULL; errno = ENOMEM; return -1; }
         }
-        memset(cam.queued, 0, sizeof cam.queued);
+        empty_buffers();
         r->count = (unsigned)cam.buffer_count;
         r->capabilities = V4L2_BUF_CAP_SUPPORTS_MMAP;
         return 0;
@@ -323,7 +353,7 @@ static int fake_ioctl(unsigned long request, void *argument) {
     case VIDIOC_QUERYBUF: case VIDIOC_QBUF: {
         struct v4l2_buffer *b = argument;
         if (b->index >= (unsigned)cam.buffer_count || b->memory != V4L2_MEMORY_MMAP) { errno = EINVAL; return -1; }
-        if (request == VIDIOC_QBUF) cam.queued[b->index] = 1;
+        if (request == VIDIOC_QBUF) { cam.queued[b->index] = 1; cam.holds[b->index] = -1; }
         unsigned int index = b->index;
         memset(b, 0, sizeof *b);
         b->index = index;
@@ -336,28 +366,27 @@ static int fake_ioctl(unsigned long request, void *argument) {
     }
     case VIDIOC_STREAMON:
         cam.streaming = 1;
-        cam.served = 0;
+        cam.captured = 0;
         clock_gettime(CLOCK_MONOTONIC, &cam.started);
         return 0;
-    case VIDIOC_STREAMOFF:
+    case VIDIOC_STREAMOFF:   // every buffer goes back to the program, filled or not
         cam.streaming = 0;
-        memset(cam.queued, 0, sizeof cam.queued);
+        empty_buffers();
         return 0;
     case VIDIOC_DQBUF: {
         if (!cam.streaming) { errno = EINVAL; return -1; }
-        if (strcmp(cam.fault, "unplug") == 0 && cam.served >= (unsigned)cam.fault_frame) { errno = ENODEV; return -1; }
-        if ((strcmp(cam.fault, "eagain") == 0 || strcmp(cam.fault, "eintr") == 0) && ++dequeues % 3 == 0) {
-            errno = cam.fault[1] == 'a' ? EAGAIN : EINTR;
+        if (strcmp(cam.fault, "eagain") == 0 || strcmp(cam.fault, "eintr") == 0) {
+            if (++dequeues % 3 == 0) { errno = cam.fault[1] == 'a' ? EAGAIN : EINTR; return -1; }
+        }
+        if (strcmp(cam.fault, "silent") == 0) { errno = EAGAIN; return -1; }
+        capture_due();
+        int oldest = oldest_filled();
+        if (strcmp(cam.fault, "unplug") == 0 && (oldest >= 0 ? (unsigned)cam.holds[oldest] : cam.captured) >= (unsigned)cam.fault_frame) {
+            errno = ENODEV;
             return -1;
         }
-        if (strcmp(cam.fault, "silent") == 0 || since_start() < frame_time(cam.served)) { errno = EAGAIN; return -1; }
-        for (int i = 0; i < cam.buffer_count; i++) {
-            if (!cam.queued[i]) continue;
-            cam.queued[i] = 0;
-            return fill(i, argument);
-        }
-        errno = EAGAIN;
-        return -1;
+        if (oldest < 0) { errno = EAGAIN; return -1; }
+        return fill(oldest, argument);
     }
     default:
         errno = EINVAL;   // controls, inputs, standards: a plain webcam has none we offer
@@ -428,11 +457,14 @@ int poll(struct pollfd *fds, nfds_t count, int timeout) {
     setup();
     for (nfds_t i = 0; i < count; i++) {
         if (fds[i].fd != cam.fd || cam.fd < 0) continue;
-        // Wait until the next frame is due (or the timeout), then say it is ready.
-        int queued = 0;
+        // Ready at once when a buffer is filled; else wait until the next frame is due (or the timeout).
+        capture_due();
+        int oldest = oldest_filled(), queued = 0;
         for (int b = 0; b < cam.buffer_count; b++) queued |= cam.queued[b];
-        double wait = strcmp(cam.fault, "silent") == 0 || !cam.streaming || !queued ? 1e9 : frame_time(cam.served) - since_start();
-        if (strcmp(cam.fault, "unplug") == 0 && cam.served >= (unsigned)cam.fault_frame) { fds[i].revents = POLLERR; return 1; }
+        unsigned int next = oldest >= 0 ? (unsigned)cam.holds[oldest] : cam.captured;
+        if (strcmp(cam.fault, "unplug") == 0 && next >= (unsigned)cam.fault_frame) { fds[i].revents = POLLERR; return 1; }
+        double wait = strcmp(cam.fault, "silent") == 0 || !cam.streaming || !queued ? 1e9
+            : oldest >= 0 ? 0 : frame_time(cam.captured) - since_start();
         if (timeout >= 0 && wait * 1000 > timeout) { usleep((useconds_t)timeout * 1000); fds[i].revents = 0; return 0; }
         if (wait > 0) usleep((useconds_t)(wait * 1e6));
         fds[i].revents = POLLIN;

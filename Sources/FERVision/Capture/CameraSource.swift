@@ -59,12 +59,16 @@ public final class CameraSource: FrameSource {
     /// The driver's number of the last buffer dequeued: a gap means frames that never reached us.
     private var driverSequence: UInt32?
     private var isOpen = true
+    /// Not streaming, every buffer with us: before the first frame is asked for, and after `pause()`.
+    private var isStreaming = false
     /// A failure that came after a frame was safely copied out: reported at the next call, so that frame
     /// is not lost.
     private var deferredError: CaptureError?
 
-    /// Opens the device, checks that it captures video, negotiates format, size and rate, maps the
-    /// buffers and starts streaming. Every failure releases what was acquired and names the device.
+    /// Opens the device, checks that it captures video, negotiates format, size and rate and maps the
+    /// buffers. Every failure releases what was acquired and names the device. Streaming starts with the
+    /// first `nextFrame()`: a camera started here would fill its buffers while the rest of the program
+    /// starts up, and the first frames shown would be that old.
     public init(settings: CaptureSettings, system: VideoDeviceSystem = LibV4L2System(),
                 clock: @escaping () -> Double = MonotonicClock.seconds) throws(CaptureError) {
         let device = settings.device
@@ -84,8 +88,6 @@ public final class CameraSource: FrameSource {
             let rate = try control.negotiateFrameRate(settings.framesPerSecond)
             let count = try control.requestBuffers(max(3, settings.bufferCount))
             for index in 0..<count { mapped.append(try control.mapBuffer(index)) }
-            for index in 0..<count { try control.queueBuffer(index) }
-            try control.streamOn()
             format = NegotiatedFormat(pixelFormat: pixels.format, width: pixels.width, height: pixels.height,
                                       bytesPerLine: pixels.bytesPerLine, framesPerSecond: rate, bufferCount: count)
         } catch {
@@ -109,6 +111,7 @@ public final class CameraSource: FrameSource {
     public func nextFrame() throws -> Frame? {
         guard isOpen else { return nil }
         if let deferredError { throw deferredError }
+        if !isStreaming { try startStreaming() }
         let device = name
         var ioErrors = 0
         let deadline = clock() + timeout
@@ -168,12 +171,32 @@ public final class CameraSource: FrameSource {
         }
     }
 
+    /// Stops streaming while the run is paused; the next `nextFrame()` starts it again from empty buffers.
+    /// The driver would otherwise fill its buffers with the first frames of the pause and keep them, and
+    /// a resumed run would show those, late by the whole pause, and count the frames it dropped meanwhile
+    /// as never delivered.
+    public func pause() throws {
+        guard isOpen, isStreaming else { return }
+        try control.streamOff()
+        isStreaming = false
+    }
+
+    /// Hands every buffer to the driver and starts streaming. The driver's numbering starts over, so
+    /// the time the camera was off is not counted as lost frames.
+    private func startStreaming() throws(CaptureError) {
+        for index in buffers.indices { try control.queueBuffer(index) }
+        try control.streamOn()
+        isStreaming = true
+        driverSequence = nil
+    }
+
+    private var control: DeviceControl { DeviceControl(system: system, descriptor: descriptor, device: name) }
+
     /// Stops streaming and releases the buffers and the device. Safe to call more than once.
     public func close() {
         guard isOpen else { return }
         isOpen = false
-        var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
-        try? system.ioctl(descriptor, CV4L2_VIDIOC_STREAMOFF, &type)
+        if isStreaming { try? control.streamOff() }
         for buffer in buffers { system.unmap(buffer.address, length: buffer.length) }
         buffers = []
         system.close(descriptor)

@@ -166,6 +166,14 @@ struct DeviceControl {
         do { try system.ioctl(descriptor, CV4L2_VIDIOC_QBUF, &buffer) } catch { throw CaptureError.during("VIDIOC_QBUF", device, error) }
     }
 
+    /// Stops streaming: the driver gives every buffer back, filled or not.
+    func streamOff() throws(CaptureError) {
+        var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        do { try system.ioctl(descriptor, CV4L2_VIDIOC_STREAMOFF, &type) } catch {
+            throw CaptureError.during("VIDIOC_STREAMOFF", device, error)
+        }
+    }
+
     func streamOn() throws(CaptureError) {
         var type = Int32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         do { try system.ioctl(descriptor, CV4L2_VIDIOC_STREAMON, &type) } catch {

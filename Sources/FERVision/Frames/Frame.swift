@@ -31,4 +31,12 @@ public protocol FrameSource: AnyObject {
 
     /// Frames the source could not read, with the reason, so far.
     var skipped: [ImageError] { get }
+
+    /// The run paused: a camera stops capturing, and its next frame is one taken after the pause.
+    /// Called on the capture thread; a replay keeps its place (the default does nothing).
+    func pause() throws
+}
+
+extension FrameSource {
+    public func pause() throws {}
 }

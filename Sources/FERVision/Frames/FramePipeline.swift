@@ -147,7 +147,7 @@ public final class FramePipeline: @unchecked Sendable {
     }
 
     /// Pauses or resumes capture. A paused replay resumes where it was, with its pacing shifted by the
-    /// pause; a paused camera is not read (the driver keeps its newest frames).
+    /// pause; a paused camera stops streaming, and its first frame after the pause is a fresh one.
     public func setPaused(_ paused: Bool) {
         lock.lock()
         isPaused = paused
@@ -178,6 +178,7 @@ public final class FramePipeline: @unchecked Sendable {
         while !shouldStop {
             if paused {
                 let pausedAt = clock()
+                do { try source.pause() } catch { sourceError = error; break }
                 while paused, !shouldStop { usleep(10_000) }
                 start += clock() - pausedAt
                 lastDue = lastDue.map { $0 + clock() - pausedAt }

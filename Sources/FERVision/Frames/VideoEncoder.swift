@@ -54,7 +54,7 @@ public final class VideoEncoder {
     public init(path: String, kind: Kind) throws(DatasetError) {
         self.path = path
         self.kind = kind
-        FFmpegLog.install()
+        FFmpegLog.silence()
         guard FileManager.default.createFile(atPath: path, contents: nil) else { throw DatasetError(path: path, "cannot be written") }
     }
 

@@ -34,8 +34,6 @@ public final class VideoFileSource: FrameSource {
         var frame = av_frame_alloc()
 
         deinit {
-            // The address may be reused by the next file's context: nothing of this one's may linger.
-            if let format { _ = FFmpegLog.firstError(of: UnsafeRawPointer(format)) }
             av_packet_free(&packet)
             av_frame_free(&frame)
             if scaler != nil { sws_freeContext(scaler) }
@@ -55,6 +53,9 @@ public final class VideoFileSource: FrameSource {
     private var sequence = 0
     private var draining = false, finished = false
     private var lastTimestamp: StreamTime?
+    private var end = DemuxerEnd()
+    /// Reading began with a seek (`start`), so packets before it were never read.
+    private var seeked = false
 
     /// Opens `path` and its first video stream's decoder. Throws, naming the file and FFmpeg's reason,
     /// when it is missing, not a media file, has no video stream, or its codec cannot be decoded.
@@ -63,7 +64,7 @@ public final class VideoFileSource: FrameSource {
         self.start = max(.zero, start)
         self.length = length
         name = path
-        FFmpegLog.install()
+        FFmpegLog.silence()
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw DatasetError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
@@ -76,9 +77,6 @@ public final class VideoFileSource: FrameSource {
         }
         self.format = format
         status = avformat_find_stream_info(format, nil)
-        // What probing logged (a stream it could not decode, an odd header) is not damage in the frames:
-        // forget it, so only errors from reading the frames count.
-        _ = FFmpegLog.firstError(of: UnsafeRawPointer(format))
         let index = av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         guard status >= 0, index >= 0, let stream = format.pointee.streams[Int(index)] else {
             throw DatasetError(path: path, status < 0 ? "its streams cannot be read (\(Self.message(status)))" : "has no video stream")
@@ -119,7 +117,7 @@ public final class VideoFileSource: FrameSource {
                 finished = true
                 return
             }
-            _ = av_seek_frame(format, index, target, AVSEEK_FLAG_BACKWARD)
+            seeked = av_seek_frame(format, index, target, AVSEEK_FLAG_BACKWARD) >= 0
         }
     }
 
@@ -160,6 +158,7 @@ public final class VideoFileSource: FrameSource {
             guard read >= 0 else { throw DatasetError(path: path, "damaged after frame \(sequence) (\(Self.message(read)))") }
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
+            end.note(packet, startTime: startTime)
             let sent = avcodec_send_packet(codec, packet)
             guard sent >= 0 || sent == CFFmpeg_AVERROR_EAGAIN() else {
                 throw DatasetError(path: path, "damaged after frame \(sequence) (\(Self.message(sent)))")
@@ -167,11 +166,12 @@ public final class VideoFileSource: FrameSource {
         }
     }
 
-    /// The end: clean, or damage the demuxer reported on its way there (a truncated mp4's "partial file",
-    /// a cut Matroska file's "File ended prematurely"), thrown after every frame before it was delivered.
+    /// The end: clean, or a file cut short as the demuxer's status tells (`DemuxerEnd`), thrown after every
+    /// frame before the cut was delivered.
     private func endOfStream() throws -> ([UInt8], StreamTime)? {
-        if let damage = FFmpegLog.firstError(of: UnsafeRawPointer(format)) {
-            throw DatasetError(path: path, "damaged after frame \(sequence) (FFmpeg: \(damage))")
+        if let stream = format.pointee.streams[Int(streamIndex)],
+           let damage = end.damage(format: format, stream: stream, fromStart: !seeked) {
+            throw DatasetError(path: path, "damaged after frame \(sequence) (\(damage))")
         }
         return nil
     }
@@ -224,41 +224,11 @@ public final class VideoFileSource: FrameSource {
     }
 }
 
-/// FFmpeg's log, kept instead of printed: its error-level messages, by the context that logged them, so a
-/// source can tell a clean end of file from a damaged one in FFmpeg's own words. Messages below error
-/// level (FFmpeg's warnings) are dropped.
+/// FFmpeg's own log, silenced: what goes wrong reaches the user as one line from the return codes and
+/// the demuxer's status (`DemuxerEnd`), never as FFmpeg's messages on the terminal.
 enum FFmpegLog {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var errors: [UnsafeRawPointer: String] = [:]
-    nonisolated(unsafe) private static var installed = false
+    private static let silenced: Void = av_log_set_level(AV_LOG_QUIET)
 
-    /// Routes FFmpeg's log here, once per process.
-    static func install() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !installed else { return }
-        installed = true
-        av_log_set_callback { context, level, format, arguments in
-            guard level <= AV_LOG_ERROR, let context, let format, let arguments else { return }
-            var buffer = [CChar](repeating: 0, count: 512)
-            _ = vsnprintf(&buffer, buffer.count, format, arguments)
-            let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            FFmpegLog.note(message, from: UnsafeRawPointer(context))
-        }
-    }
-
-    private static func note(_ message: String, from context: UnsafeRawPointer) {
-        lock.lock()
-        if errors[context] == nil { errors[context] = message }
-        lock.unlock()
-    }
-
-    /// The first error `context` logged, if any (and forgets it: a context's address may be reused).
-    static func firstError(of context: UnsafeRawPointer) -> String? {
-        lock.lock()
-        defer { lock.unlock() }
-        return errors.removeValue(forKey: context)
-    }
+    /// Silences FFmpeg's log, once per process.
+    static func silence() { _ = silenced }
 }
-
