@@ -7,7 +7,7 @@ final class FramePipelineTests: XCTestCase {
     /// Frames of a plain gray, numbered, at `interval` seconds apart.
     final class SyntheticSource: FrameSource {
         let name = "synthetic"
-        let skipped: [ImageError] = []
+        let skipped = SkippedFrames()
         let count: Int, interval: Double
         private var next = 0
         init(count: Int, interval: Double) { self.count = count; self.interval = interval }
@@ -51,7 +51,7 @@ final class FramePipelineTests: XCTestCase {
     /// `count` frames, as fast as they are taken; opens `gate` once they are all out.
     final class GateOpeningSource: FrameSource {
         let name = "gated"
-        let skipped: [ImageError] = []
+        let skipped = SkippedFrames()
         private let frames: SyntheticSource, gate: Gate
         init(count: Int, gate: Gate) { frames = SyntheticSource(count: count, interval: 0); self.gate = gate }
         func nextFrame() throws -> Frame? {
@@ -170,7 +170,7 @@ final class FramePipelineTests: XCTestCase {
         /// Asks the run to stop (from another thread, as a signal handler does) once it has given 20 frames.
         final class StoppingSource: FrameSource {
             let name = "stopping"
-            let skipped: [ImageError] = []
+            let skipped = SkippedFrames()
             private let frames = SyntheticSource(count: 10_000, interval: 0)
             var stop: (@Sendable () -> Void)?
             func nextFrame() throws -> Frame? {

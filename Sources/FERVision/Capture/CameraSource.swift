@@ -48,7 +48,7 @@ public struct NegotiatedFormat: Equatable, Sendable, CustomStringConvertible {
 public final class CameraSource: FrameSource {
     public let name: String
     public let format: NegotiatedFormat
-    public private(set) var skipped: [ImageError] = []
+    public private(set) var skipped = SkippedFrames()
 
     private let system: VideoDeviceSystem
     private let descriptor: Int32

@@ -29,8 +29,8 @@ public protocol FrameSource: AnyObject {
     /// source and reported through `skipped`; only a failure that ends the stream throws.
     func nextFrame() throws -> Frame?
 
-    /// Frames the source could not read, with the reason, so far.
-    var skipped: [ImageError] { get }
+    /// Frames the source could not read so far: how many, and the first ones with their reasons.
+    var skipped: SkippedFrames { get }
 
     /// The run paused: a camera stops capturing, and its next frame is one taken after the pause.
     /// Called on the capture thread; a replay keeps its place (the default does nothing).

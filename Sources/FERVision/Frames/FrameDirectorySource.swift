@@ -13,7 +13,7 @@ public final class FrameDirectorySource: FrameSource {
     public let frameInterval: StreamTime
 
     public let name: String
-    public private(set) var skipped: [ImageError] = []
+    public private(set) var skipped = SkippedFrames()
     private let directory: String
     private var position = 0, sequence = 0, loopOffset = StreamTime.zero
 

@@ -80,7 +80,7 @@ public final class FramePipeline: @unchecked Sendable {
     /// What the run did, for the end-of-run summary.
     public struct Summary {
         public let latency: LatencyRecorder
-        public let skipped: [ImageError]
+        public let skipped: SkippedFrames
         public let stoppedEarly: Bool
         /// Why the source ended the stream early (a camera unplugged), after everything captured before it
         /// was delivered and flushed; nil when it ended normally or was stopped.

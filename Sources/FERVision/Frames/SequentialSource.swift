@@ -13,7 +13,7 @@ public final class SequentialSource: FrameSource {
     private let open: (String) throws -> FrameSource
     private var current = 0, sequence = 0
     private var source: FrameSource?
-    private var skippedBefore: [ImageError] = []
+    private var skippedBefore = SkippedFrames()
 
     /// Opens the first input now (so its errors and its frame size come before the run starts); the
     /// others are opened by `open` when their turn comes.
@@ -25,7 +25,13 @@ public final class SequentialSource: FrameSource {
         name = inputs.count == 1 ? source!.name : "\(source!.name) and \(inputs.count - 1) more"
     }
 
-    public var skipped: [ImageError] { skippedBefore + (source?.skipped ?? []) }
+    public var skipped: SkippedFrames {
+        var all = skippedBefore
+        if let source { all.append(contentsOf: source.skipped) }
+        return all
+    }
+
+    public func pause() throws { try source?.pause() }
 
     /// The next frame of the current input, or of the next one at its end. An input that fails to open or
     /// fails mid-stream ends the whole stream with its error (the frames before it were delivered).
@@ -36,7 +42,7 @@ public final class SequentialSource: FrameSource {
                 defer { sequence += 1 }
                 return Frame(sequence: sequence, timestamp: frame.timestamp, image: frame.image, sourceName: frame.sourceName)
             }
-            skippedBefore += source!.skipped
+            skippedBefore.append(contentsOf: source!.skipped)
             source = nil   // its files and threads go now, not at the end of the run
             current += 1
         }

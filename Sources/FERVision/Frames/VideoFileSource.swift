@@ -12,7 +12,7 @@ import Foundation
 /// Thread safety: one thread at a time (the pipeline's capture thread).
 public final class VideoFileSource: FrameSource {
     public let name: String
-    public private(set) var skipped: [ImageError] = []
+    public private(set) var skipped = SkippedFrames()
     /// The path as given, named in every frame (`Frame.sourceName`) and error.
     public let path: String
     public let width: Int, height: Int

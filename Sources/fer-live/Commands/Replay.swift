@@ -140,7 +140,8 @@ private final class VideoProgress: FrameSource {
     init(_ source: SequentialSource) { self.source = source }
 
     var name: String { source.name }
-    var skipped: [ImageError] { source.skipped }
+    var skipped: SkippedFrames { source.skipped }
+    func pause() throws { try source.pause() }
 
     func nextFrame() throws -> Frame? {
         let frame = try source.nextFrame()

@@ -217,7 +217,8 @@ private final class FirstFrames: FrameSource {
     }
 
     var name: String { source.name }
-    var skipped: [ImageError] { source.skipped }
+    var skipped: SkippedFrames { source.skipped }
+    func pause() throws { try source.pause() }
 
     func nextFrame() throws -> Frame? {
         guard left > 0 else { return nil }
