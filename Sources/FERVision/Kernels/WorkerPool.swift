@@ -12,12 +12,19 @@ import Synchronization
 /// A helper here stays awake for `spinSeconds` after each part before it sleeps, so within a pass it
 /// is always ready, and between frames it sleeps and costs nothing.
 ///
+/// Parts are taken, not assigned: the caller and each helper take the next part not yet taken until none
+/// is left. On a busy machine (another program on every core) a helper may not run for milliseconds;
+/// with parts bound to helpers each fork then waited for it, and a 2-thread replay ran 3 to 20 times
+/// slower than a 1-thread one. Now the caller takes the parts a late helper has not started, so a
+/// split is never slower than running it alone, waiting at most for parts already under way.
+///
 /// One caller at a time: `run` reports false when another caller holds the pool (a concurrent or
 /// nested split), and `BLAS.parallelSlices` then falls back to Dispatch.
 ///
-/// `@unchecked Sendable`: the job is a plain stored closure, written by the caller before it publishes
-/// a new generation (sequentially consistent) and read by helpers only after they see it; the caller
-/// clears it only after every helper has reported done. Everything else is atomic or immutable.
+/// `@unchecked Sendable`: the job is a plain stored closure, written by the caller before it opens the
+/// run's parts (sequentially consistent) and read only by whoever took one of them; the caller clears it
+/// only after every part is done. Everything else is atomic, immutable, or the caller's while it holds
+/// the pool.
 final class WorkerPool: @unchecked Sendable {
     /// How long an idle helper stays awake: longer than the gaps inside a forward pass, much shorter
     /// than the time between a camera's frames.
@@ -36,37 +43,67 @@ final class WorkerPool: @unchecked Sendable {
 
     private let helpers: [Helper]
     private let held = Atomic<Bool>(false)
+    /// The run's parts not yet done (taken or not).
     private let unfinished = Atomic<Int>(0)
+    /// The run whose parts can be taken: its number (high 40 bits), its part count (12 bits) and the next
+    /// part to take (low 12 bits), in one word, so a part is only ever taken from the run it belongs to.
+    private let claims = Atomic<UInt64>(0)
     private let stopping = Atomic<Bool>(false)
     nonisolated(unsafe) private var job: ((Int) -> Void)?
+    /// The caller's count of runs, while it holds the pool.
+    nonisolated(unsafe) private var runNumber: UInt64 = 0
+    private static let partBits: UInt64 = 12
 
     /// Starts `helperCount` threads (they sleep until the first job).
     init(helperCount: Int) {
         self.helperCount = max(0, helperCount)
         helpers = (0..<self.helperCount).map { _ in Helper() }
         for (index, helper) in helpers.enumerated() {
-            let thread = Thread { [self] in serve(helper, part: index + 1) }
+            let thread = Thread { [self] in serve(helper) }
             thread.name = "fer-live.kernels.\(index + 1)"
             thread.start()
         }
     }
 
-    /// Runs `body(part)` for every part in `0..<parts`: part 0 on the calling thread, part i on helper i,
-    /// and returns when all are done. Returns false without running anything when the pool is in use or
-    /// has too few helpers.
+    /// Runs `body(part)` once for every part in `0..<parts`, on the calling thread and up to `parts - 1`
+    /// helpers (whichever takes a part first), and returns when all are done. Returns false without
+    /// running anything when the pool is in use or has too few helpers.
     func run(parts: Int, _ body: (Int) -> Void) -> Bool {
-        guard parts - 1 <= helperCount, !stopping.load(ordering: .relaxed),
+        guard parts >= 1, parts - 1 <= helperCount, parts < 1 << Self.partBits, !stopping.load(ordering: .relaxed),
               held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         defer { held.store(false, ordering: .releasing) }
         withoutActuallyEscaping(body) { body in
             job = body
-            unfinished.store(parts - 1, ordering: .sequentiallyConsistent)
+            runNumber = (runNumber &+ 1) & (1 << (64 - 2 * Self.partBits) - 1)
+            unfinished.store(parts, ordering: .sequentiallyConsistent)
+            claims.store(runNumber << (2 * Self.partBits) | UInt64(parts) << Self.partBits, ordering: .sequentiallyConsistent)
             for helper in helpers.prefix(parts - 1) { publish(to: helper) }
-            body(0)
+            takeParts()
             while unfinished.load(ordering: .sequentiallyConsistent) > 0 { Self.relax() }
             job = nil
         }
         return true
+    }
+
+    /// Takes the open run's parts one at a time and runs them, until none is left to take.
+    private func takeParts() {
+        while let part = takePart() {
+            job!(part)
+            unfinished.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// The next part of the open run, or nil when every part is taken (or no run is open).
+    private func takePart() -> Int? {
+        let mask: UInt64 = 1 << Self.partBits - 1
+        var state = claims.load(ordering: .sequentiallyConsistent)
+        while true {
+            let parts = (state >> Self.partBits) & mask, next = state & mask
+            guard next < parts else { return nil }
+            let (exchanged, current) = claims.compareExchange(expected: state, desired: state + 1, ordering: .sequentiallyConsistent)
+            if exchanged { return Int(next) }
+            state = current
+        }
     }
 
     /// Waits for the run in progress, if any, to finish, then ends the helpers (they exit; the pool can
@@ -86,7 +123,7 @@ final class WorkerPool: @unchecked Sendable {
         if helper.sleeping.exchange(false, ordering: .sequentiallyConsistent) { helper.wakeUp.signal() }
     }
 
-    private func serve(_ helper: Helper, part: Int) {
+    private func serve(_ helper: Helper) {
         var seen: UInt64 = 0
         while true {
             var idleSince = MonotonicClock.seconds()
@@ -103,8 +140,7 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = helper.generation.load(ordering: .sequentiallyConsistent)
             if stopping.load(ordering: .sequentiallyConsistent) { return }
-            job?(part)
-            unfinished.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            takeParts()
         }
     }
 
