@@ -92,6 +92,8 @@ public final class FramePipeline: @unchecked Sendable {
     private let preprocessor: Preprocessor
     private let classNames: [String]
     private let predict: (Tensor) -> [EmotionPrediction]
+    /// The network's first pass, on a blank face, before the first frame (nil when a test stands in for it).
+    private let warmUp: (() -> Void)?
     private let sinks: [FrameSink]
     private let display: FrameDisplay?
     private let policy: Policy
@@ -128,6 +130,11 @@ public final class FramePipeline: @unchecked Sendable {
         self.preprocessor = classifier.preprocessor
         self.classNames = classifier.classNames
         self.predict = predict ?? { classifier.predictions(for: $0) }
+        let preprocessor = classifier.preprocessor
+        warmUp = predict != nil ? nil : {
+            let size = preprocessor.inputSize
+            _ = classifier.predictions(for: Tensor(shape: [1, preprocessor.channels, size, size]))
+        }
         self.sinks = sinks
         self.display = display
         self.policy = policy
@@ -175,6 +182,9 @@ public final class FramePipeline: @unchecked Sendable {
         let slots = DispatchSemaphore(value: min(maxInFlight, 1 << 20))
         var firstTimestamp: Double?, lastTimestamp = -Double.infinity, start = 0.0, lastDue: Double?
         var sourceError: Error?
+        // The first pass of the network pays for page faults in its weights and buffers and for waking
+        // its threads: paid here, on the inference queue's thread, it is not added to the first frame.
+        if let warmUp { inferenceQueue.sync { warmUp() } }
         while !shouldStop {
             if paused {
                 let pausedAt = clock()
