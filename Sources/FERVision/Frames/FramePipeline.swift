@@ -130,10 +130,9 @@ public final class FramePipeline: @unchecked Sendable {
         self.preprocessor = classifier.preprocessor
         self.classNames = classifier.classNames
         self.predict = predict ?? { classifier.predictions(for: $0) }
-        let preprocessor = classifier.preprocessor
         warmUp = predict != nil ? nil : {
-            let size = preprocessor.inputSize
-            _ = classifier.predictions(for: Tensor(shape: [1, preprocessor.channels, size, size]))
+            let input = classifier.preprocessor
+            _ = classifier.predictions(for: Tensor(shape: [1, input.channels, input.inputSize, input.inputSize]))
         }
         self.sinks = sinks
         self.display = display
