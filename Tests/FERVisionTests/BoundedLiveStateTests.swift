@@ -14,7 +14,7 @@ final class BoundedLiveStateTests: XCTestCase {
             times.preprocessed = times.located
             times.inferred = times.preprocessed + 0.008
             times.delivered = times.inferred + (i % 100 == 0 ? 0.05 : 0.001)
-            recorder.record(times)
+            recorder.record(times, frame: i)
         }
         XCTAssertLessThan(recorder.timeline.count, LatencyRecorder.maximumTimelinePoints)
         XCTAssertGreaterThan(recorder.timeline.count, LatencyRecorder.maximumTimelinePoints / 4)
@@ -22,6 +22,29 @@ final class BoundedLiveStateTests: XCTestCase {
         XCTAssertEqual(recorder.summary(of: LatencyRecorder.endToEnd).count, frames)
         XCTAssertEqual(recorder.summary(of: LatencyRecorder.endToEnd).max, 59, accuracy: 0.1, "the slow frames are all in the histogram")
         XCTAssert(recorder.plotSVG.hasPrefix("<svg"))
+    }
+
+    /// The report names the slowest frame end to end and the stage it spent longest in, so a p99 can be
+    /// traced to a frame in the results and to a stage.
+    func testTheWorstFrameAndItsStageAreReported() throws {
+        let recorder = LatencyRecorder()
+        for i in 0..<600 {
+            var times = FrameTimes(captured: Double(i) / 30)
+            times.dequeued = times.captured + 0.001
+            times.located = times.dequeued + (i == 417 ? 0.09 : 0.004)
+            times.preprocessed = times.located
+            times.inferred = times.preprocessed + (i == 100 ? 0.05 : 0.012)
+            times.delivered = times.inferred + 0.001
+            recorder.record(times, frame: 1000 + i)
+        }
+        let worst = try XCTUnwrap(recorder.worst)
+        XCTAssertEqual(worst.frame, 1417)
+        guard case .object(let fields) = recorder.report, case .object(let entry)? = fields.first(where: { $0.0 == "worst" })?.1 else {
+            return XCTFail("no worst frame in the report")
+        }
+        XCTAssertEqual(entry.first { $0.0 == "frame" }?.1, .integer(1417))
+        XCTAssertEqual(entry.first { $0.0 == "stage" }?.1, .string("detect"))
+        XCTAssert(recorder.table.contains("worst: frame 1417, 104.00 ms end to end, 90.00 ms of it in detect"), recorder.table)
     }
 
     func testAFaceSeenForHoursKeepsAThinnedChartAndExactTotals() {

@@ -350,7 +350,7 @@ public final class FramePipeline: @unchecked Sendable {
             }
         }
         if let display { result.times.presented = display.present(result, dropped: latency.dropped) }
-        latency.record(result.times)
+        latency.record(result.times, frame: result.frame.sequence)
         latency.noteStreamTime(result.frame.timestamp)
         latency.labelSwitches = smoother.switches
     }

@@ -53,6 +53,8 @@ public final class LatencyRecorder {
     public var labelSwitches = 0
     private var first: Double?, last: Double = 0
     private var clock = StreamClock()
+    /// The slowest frame end to end so far: its number in the stream and its times.
+    public private(set) var worst: (frame: Int, times: FrameTimes)?
 
     public init() {
         for name in Self.stageNames {
@@ -69,7 +71,11 @@ public final class LatencyRecorder {
     /// Label switches per minute of stream (0 for a stream shorter than a frame).
     public var switchesPerMinute: Double { streamSeconds > 0 ? Double(labelSwitches) / streamSeconds * 60 : 0 }
 
-    public func record(_ times: FrameTimes) {
+    /// Records one delivered frame's times; `frame` is its number in the stream (`Frame.sequence`).
+    public func record(_ times: FrameTimes, frame: Int) {
+        if times.finished - times.captured > worst.map({ $0.times.finished - $0.times.captured }) ?? -.infinity {
+            worst = (frame, times)
+        }
         for (name, seconds) in times.stages {
             _ = histograms[name]!.record(UInt64(max(0, seconds) * 1e6))
         }
@@ -105,9 +111,19 @@ public final class LatencyRecorder {
             return (name, .object([("count", .integer(s.count)), ("p50_ms", .number(s.p50)), ("p90_ms", .number(s.p90)),
                                    ("p99_ms", .number(s.p99)), ("max_ms", .number(s.max))]))
         }
+        if let worst, let stage = Self.slowestStage(of: worst.times) {
+            fields.append(("worst", .object([("frame", .integer(worst.frame)),
+                                             ("end_to_end_ms", .number((worst.times.finished - worst.times.captured) * 1000)),
+                                             ("stage", .string(stage.name)), ("stage_ms", .number(stage.seconds * 1000))])))
+        }
         fields += [("frames", .integer(frames)), ("fps", .number(framesPerSecond)), ("dropped", .integer(dropped)),
                    ("label_switches", .integer(labelSwitches)), ("switches_per_minute", .number(switchesPerMinute))]
         return .object(fields)
+    }
+
+    /// The stage a frame spent longest in (end to end left out).
+    static func slowestStage(of times: FrameTimes) -> (name: String, seconds: Double)? {
+        times.stages.filter { $0.name != endToEnd }.max { $0.seconds < $1.seconds }
     }
 
     /// The report as a table for the end-of-run summary.
@@ -118,6 +134,10 @@ public final class LatencyRecorder {
             if name == "render", s.count == 0 { continue }
             let label = name.padding(toLength: 12, withPad: " ", startingAt: 0)
             lines.append(label + String(format: " %6d %9.2f %9.2f %9.2f %9.2f", s.count, s.p50, s.p90, s.p99, s.max))
+        }
+        if let worst, let stage = Self.slowestStage(of: worst.times) {
+            lines.append(String(format: "worst: frame %d, %.2f ms end to end, %.2f ms of it in %@", worst.frame,
+                                (worst.times.finished - worst.times.captured) * 1000, stage.seconds * 1000, stage.name))
         }
         lines.append(String(format: "%d frames, %.1f fps, %d dropped; labels changed %d times, %.1f per minute", frames, framesPerSecond,
                             dropped, labelSwitches, switchesPerMinute))

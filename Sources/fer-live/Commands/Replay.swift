@@ -23,8 +23,8 @@ struct Replay: ParsableCommand {
             record per face: JSON Lines (frame, file, timestamp, faces, face, box, label, confidence, \
             probabilities, latency_ms; a frame without a face gets one record with faces 0 and null face \
             fields) or CSV for a .csv name. Headless on a terminal, a progress bar shows how far a video is. \
-            The end-of-run summary shows per-stage latency (p50/p90/p99/max), fps, dropped frames and label \
-            changes per minute. Ctrl-C stops cleanly: outputs stay valid and complete. A damaged video is \
+            The end-of-run summary shows per-stage latency (p50/p90/p99/max), the slowest frame and the stage \
+            it spent longest in, fps, dropped frames and label changes per minute. Ctrl-C stops cleanly: outputs stay valid and complete. A damaged video is \
             replayed up to the damage, then named in one line (exit 1), with every output complete.
 
             Example: fer-live replay interview.mp4 --headless --output interview.jsonl --latency-report latency.json
