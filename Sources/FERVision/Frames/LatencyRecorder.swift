@@ -24,11 +24,14 @@ public struct FrameTimes: Sendable, Equatable {
                       ("inference", inferred - preprocessed),
                       ("deliver", delivered - inferred)]
         if let presented { stages.append(("render", presented - delivered)) }
-        return stages + [(LatencyRecorder.endToEnd, finished - captured)]
+        return stages + [(LatencyRecorder.endToEnd, endToEnd)]
     }
 
     /// When the frame's journey ended: on screen, or written to the sinks when there is no window.
     public var finished: Double { presented ?? delivered }
+
+    /// Seconds from capture to the journey's end.
+    public var endToEnd: Double { finished - captured }
 }
 
 /// Per-stage and end-to-end latency histograms (HdrHistogram, microsecond resolution), frame rate and drops.
@@ -73,7 +76,7 @@ public final class LatencyRecorder {
 
     /// Records one delivered frame's times; `frame` is its number in the stream (`Frame.sequence`).
     public func record(_ times: FrameTimes, frame: Int) {
-        if times.finished - times.captured > worst.map({ $0.times.finished - $0.times.captured }) ?? -.infinity {
+        if times.endToEnd > worst?.times.endToEnd ?? -.infinity {
             worst = (frame, times)
         }
         for (name, seconds) in times.stages {
@@ -83,7 +86,7 @@ public final class LatencyRecorder {
         if first == nil { first = times.finished }
         last = times.finished
         if (frames - 1) % timelineStride == 0 {
-            timeline.append((times.finished, times.finished - times.captured))
+            timeline.append((times.finished, times.endToEnd))
             if timeline.count >= Self.maximumTimelinePoints {
                 timeline = stride(from: 0, to: timeline.count, by: 2).map { timeline[$0] }
                 timelineStride *= 2
@@ -113,7 +116,7 @@ public final class LatencyRecorder {
         }
         if let worst, let stage = Self.slowestStage(of: worst.times) {
             fields.append(("worst", .object([("frame", .integer(worst.frame)),
-                                             ("end_to_end_ms", .number((worst.times.finished - worst.times.captured) * 1000)),
+                                             ("end_to_end_ms", .number(worst.times.endToEnd * 1000)),
                                              ("stage", .string(stage.name)), ("stage_ms", .number(stage.seconds * 1000))])))
         }
         fields += [("frames", .integer(frames)), ("fps", .number(framesPerSecond)), ("dropped", .integer(dropped)),
@@ -137,7 +140,7 @@ public final class LatencyRecorder {
         }
         if let worst, let stage = Self.slowestStage(of: worst.times) {
             lines.append(String(format: "worst: frame %d, %.2f ms end to end, %.2f ms of it in %@", worst.frame,
-                                (worst.times.finished - worst.times.captured) * 1000, stage.seconds * 1000, stage.name))
+                                worst.times.endToEnd * 1000, stage.seconds * 1000, stage.name))
         }
         lines.append(String(format: "%d frames, %.1f fps, %d dropped; labels changed %d times, %.1f per minute", frames, framesPerSecond,
                             dropped, labelSwitches, switchesPerMinute))
