@@ -62,7 +62,7 @@ enum FuzzTarget: String, CaseIterable {
     /// at most 300: a damaged file delivers the frames before its damage and then refuses.
     private static func decodeVideo(_ data: Data) throws -> String {
         try data.write(to: videoURL)
-        let source = try VideoFileSource(path: videoURL.path, threads: 1)
+        let source = try VideoFileSource(path: videoURL.path, threads: 1, color: true)
         var frames = 0
         do {
             while frames < 300, try source.nextFrame() != nil { frames += 1 }

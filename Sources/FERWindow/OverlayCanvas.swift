@@ -5,8 +5,8 @@ import FERVision
 protocol OverlayCanvas: AnyObject {
     func clear(_ color: (UInt8, UInt8, UInt8))
     func fill(_ rect: PixelRect, _ color: (UInt8, UInt8, UInt8))
-    /// An 8-bit image (gray or RGB) scaled into `rect`.
-    func draw(_ image: ByteImage, in rect: PixelRect)
+    /// A frame scaled into `rect`: its gray with its colour (`chroma`), or gray alone, or an RGB image.
+    func draw(_ image: ByteImage, chroma: ChromaPlanes?, in rect: PixelRect)
     /// Text with its top-left at (x, y), vertically centered in `height` when given, or ending at x with
     /// `alignRight`; returns its width (0 when no font could be opened).
     @discardableResult

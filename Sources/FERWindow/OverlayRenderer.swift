@@ -17,7 +17,7 @@ struct OverlayRenderer {
 
     func draw(_ result: FrameResult, hud: HUDState, on window: OverlayCanvas) {
         window.clear(OverlayColors.background)
-        window.draw(result.frame.image, in: layout.frame)
+        window.draw(result.frame.image, chroma: result.frame.chroma, in: layout.frame)
         let numbered = layout.faceSlots > 1
         for face in result.faces {
             let box = layout.onCanvas(face.box)

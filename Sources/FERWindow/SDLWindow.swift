@@ -3,7 +3,7 @@ import FERVision
 import Foundation
 
 /// A resizable SDL window with a renderer, owned by Swift: the drawing primitives the overlay needs
-/// (rectangles, a grayscale frame, text) and reading back what was drawn. Main thread only, which the
+/// (rectangles, a frame in colour or gray, text) and reading back what was drawn. Main thread only, which the
 /// type states: SDL's video calls must come from the thread that initialized it.
 @MainActor
 final class SDLWindow: @MainActor OverlayCanvas {
@@ -16,6 +16,7 @@ final class SDLWindow: @MainActor OverlayCanvas {
     private let renderer: OpaquePointer
     private var frameTexture: OpaquePointer?
     private var frameTextureSize = (width: 0, height: 0)
+    private var neutral: ChromaPlanes?
     private var fonts: [Int32: OpaquePointer] = [:]
     private let fontPath: String?
     private var textCache: [String: (texture: OpaquePointer, width: Int32, height: Int32)] = [:]
@@ -39,6 +40,8 @@ final class SDLWindow: @MainActor OverlayCanvas {
             throw WindowError("cannot open a window: the display cannot be reached; run with --headless")
         }
         _ = SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "1")
+        // Frames' YUV is full range (JPEG's), as webcams deliver it and video sources convert to it.
+        SDL_SetYUVConversionMode(SDL_YUV_CONVERSION_JPEG)
         guard let window = SDL_CreateWindow(title, Int32(bitPattern: CSDL2_WINDOWPOS_CENTERED), Int32(bitPattern: CSDL2_WINDOWPOS_CENTERED),
                                             Int32(width), Int32(height), SDL_WINDOW_RESIZABLE.rawValue | SDL_WINDOW_SHOWN.rawValue) else {
             let message = Self.lastError
@@ -114,37 +117,40 @@ final class SDLWindow: @MainActor OverlayCanvas {
         SDL_RenderFillRect(renderer, &sdlRect)
     }
 
-    /// An 8-bit image (gray or RGB) scaled into `rect`.
-    func draw(_ image: ByteImage, in rect: PixelRect) {
-        if frameTexture == nil || frameTextureSize != (image.width, image.height) {
+    /// A frame scaled into `rect`, uploaded as planar YUV 4:2:0 (an IYUV texture): the gray as its Y plane
+    /// and `chroma` as its U and V, or neutral planes for a gray frame. The renderer converts to RGB (on
+    /// the GPU where there is one), so showing colour costs no conversion here, and the upload is three
+    /// plane copies. An RGB image is split into its gray and colour first.
+    func draw(_ image: ByteImage, chroma: ChromaPlanes?, in rect: PixelRect) {
+        let luma = image.grayscale()
+        let planes = image.channels == 3 ? ChromaPlanes(rgb: image) : chroma ?? neutralChroma(lumaWidth: luma.width, lumaHeight: luma.height)
+        guard planes.lumaWidth == luma.width, planes.lumaHeight == luma.height else { return }
+        if frameTexture == nil || frameTextureSize != (luma.width, luma.height) {
             if let frameTexture { SDL_DestroyTexture(frameTexture) }
-            frameTexture = SDL_CreateTexture(renderer, CSDL2_PIXELFORMAT_ARGB8888, Int32(SDL_TEXTUREACCESS_STREAMING.rawValue),
-                                             Int32(image.width), Int32(image.height))
-            frameTextureSize = (image.width, image.height)
+            frameTexture = SDL_CreateTexture(renderer, CSDL2_PIXELFORMAT_IYUV, Int32(SDL_TEXTUREACCESS_STREAMING.rawValue),
+                                             Int32(luma.width), Int32(luma.height))
+            frameTextureSize = (luma.width, luma.height)
         }
         guard let frameTexture else { return }
-        var pixels: UnsafeMutableRawPointer?
-        var pitch: Int32 = 0
-        guard SDL_LockTexture(frameTexture, nil, &pixels, &pitch) == 0, let pixels else { return }
-        // ARGB8888, the renderers' native layout: the upload is a straight copy.
-        image.pixels.withUnsafeBufferPointer { source in
-            for y in 0..<image.height {
-                let row = (pixels + y * Int(pitch)).assumingMemoryBound(to: UInt32.self)
-                if image.channels == 3 {
-                    for x in 0..<image.width {
-                        let i = 3 * (y * image.width + x)
-                        row[x] = 0xFF00_0000 | UInt32(source[i]) << 16 | UInt32(source[i + 1]) << 8 | UInt32(source[i + 2])
-                    }
-                } else {
-                    for x in 0..<image.width {
-                        row[x] = 0xFF00_0000 | UInt32(source[y * image.width + x]) &* 0x01_0101
-                    }
+        let uploaded = luma.pixels.withUnsafeBufferPointer { y in
+            planes.u.withUnsafeBufferPointer { u in
+                planes.v.withUnsafeBufferPointer { v in
+                    SDL_UpdateYUVTexture(frameTexture, nil, y.baseAddress, Int32(luma.width), u.baseAddress, Int32(planes.width),
+                                         v.baseAddress, Int32(planes.width))
                 }
             }
         }
-        SDL_UnlockTexture(frameTexture)
+        guard uploaded == 0 else { return }
         var destination = SDL_Rect(x: Int32(rect.x), y: Int32(rect.y), w: Int32(rect.width), h: Int32(rect.height))
         SDL_RenderCopy(renderer, frameTexture, nil, &destination)
+    }
+
+    /// Gray frames' U and V (all 128), kept for the frame size.
+    private func neutralChroma(lumaWidth: Int, lumaHeight: Int) -> ChromaPlanes {
+        if let neutral, neutral.lumaWidth == lumaWidth, neutral.lumaHeight == lumaHeight { return neutral }
+        let planes = ChromaPlanes.neutral(lumaWidth: lumaWidth, lumaHeight: lumaHeight)
+        neutral = planes
+        return planes
     }
 
     /// Text with its top-left at (x, y), vertically centered in `height` when given; returns its width.

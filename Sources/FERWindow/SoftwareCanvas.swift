@@ -46,7 +46,8 @@ final class SoftwareCanvas: OverlayCanvas {
     }
 
     /// Nearest-neighbour scaling: the frame in an annotated video is about its own size.
-    func draw(_ image: ByteImage, in rect: PixelRect) {
+    func draw(_ image: ByteImage, chroma: ChromaPlanes?, in rect: PixelRect) {
+        let image = chroma.map { image.grayscale().rgb(chroma: $0) } ?? image
         guard rect.width > 0, rect.height > 0, image.width > 0, image.height > 0 else { return }
         let area = rect.clamped(toWidth: width, height: height)
         guard area.width > 0, area.height > 0 else { return }

@@ -56,6 +56,14 @@ final class EmulatedWebcamCLITests: XCTestCase {
             _ = try? CLIRunner.run(["-loglevel", "error", "-y", "-i", pngs.appendingPathComponent("f%03d.png").path] + arguments
                                    + [target.appendingPathComponent(name).path], executable: ffmpeg)
         }
+        // At 320x240, colour frames (ffmpeg's test pattern), as a colour camera sends them.
+        for (folder, arguments) in [("mjpg-320x240", ["-pix_fmt", "yuvj420p", "-q:v", "2", "f%03d.jpg"]),
+                                    ("yuyv-320x240", ["-c:v", "rawvideo", "-pix_fmt", "yuyv422", "-f", "image2", "f%03d.raw"])] {
+            let target = camera.appendingPathComponent(folder)
+            try? FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+            _ = try? CLIRunner.run(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-frames:v", "10"]
+                                   + arguments.dropLast() + [target.appendingPathComponent(arguments.last!).path], executable: ffmpeg)
+        }
         library = built
         frames = camera
     }
@@ -316,6 +324,25 @@ final class EmulatedWebcamCLITests: XCTestCase {
     }
 
     /// The window under Xvfb on the emulated camera: a screenshot with the face boxes.
+    /// A colour camera (MJPEG, YUYV) is recorded in colour, and with --gray in gray: the colour planes
+    /// libv4l2 delivers are kept.
+    func testColourCameraIsRecordedInColour() throws {
+        for (format, gray) in [("mjpg-320x240", false), ("yuyv-320x240", false), ("mjpg-320x240", true)] {
+            let output = folder.appendingPathComponent("out-\(UUID()).jsonl"), recording = folder.appendingPathComponent("camera-\(UUID()).mkv")
+            let result = try run(camera(["--size", "320x240", "--frames", "5", "--record", recording.path] + (gray ? ["--gray"] : []),
+                                        output: output), formats: [format])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let source = try VideoFileSource(path: recording.path, color: true)
+            let frame = try XCTUnwrap(try source.nextFrame(), "\(format): the recording has frames")
+            if gray {
+                XCTAssertNil(frame.chroma, "--gray records gray")
+            } else {
+                let chroma = try XCTUnwrap(frame.chroma, "\(format) recorded in colour")
+                XCTAssertGreaterThan(chroma.v.filter { abs(Int($0) - 128) > 20 }.count, chroma.v.count / 4, "\(format): the test pattern's colour")
+            }
+        }
+    }
+
     func testWindowShowsTheEmulatedCamera() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/xvfb-run"), "xvfb-run is not installed: skipping")
         let shot = folder.appendingPathComponent("camera.png")

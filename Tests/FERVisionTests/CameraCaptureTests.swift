@@ -118,11 +118,28 @@ final class CameraCaptureTests: XCTestCase {
     func testReadsStridedRows() {
         // Rows padded to 8 bytes, as drivers do for alignment.
         let bytes: [UInt8] = [1, 2, 3, 0, 0, 0, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0]
-        let image = bytes.withUnsafeBytes { PixelFormat.grey.grayscale($0, width: 3, height: 2, bytesPerLine: 8) }
-        XCTAssertEqual(image?.pixels, [1, 2, 3, 4, 5, 6])
-        let yuyv: [UInt8] = [10, 128, 20, 128, 30, 128, 40, 128]
-        XCTAssertEqual(yuyv.withUnsafeBytes { PixelFormat.yuyv.grayscale($0, width: 2, height: 2, bytesPerLine: 4) }?.pixels, [10, 20, 30, 40])
-        XCTAssertNil(bytes.withUnsafeBytes { PixelFormat.grey.grayscale($0, width: 8, height: 4, bytesPerLine: 8) }, "too short")
+        let image = bytes.withUnsafeBytes { PixelFormat.grey.picture($0, width: 3, height: 2, bytesPerLine: 8, color: true) }
+        XCTAssertEqual(image?.luma.pixels, [1, 2, 3, 4, 5, 6])
+        XCTAssertNil(image?.chroma, "GREY has no colour")
+        let yuyv: [UInt8] = [10, 100, 20, 200, 30, 101, 40, 201]
+        let picture = yuyv.withUnsafeBytes { PixelFormat.yuyv.picture($0, width: 2, height: 2, bytesPerLine: 4, color: true) }
+        XCTAssertEqual(picture?.luma.pixels, [10, 20, 30, 40])
+        XCTAssertEqual(picture?.chroma?.u, [100], "the even row's U")
+        XCTAssertEqual(picture?.chroma?.v, [200])
+        XCTAssertNil(bytes.withUnsafeBytes { PixelFormat.grey.picture($0, width: 8, height: 4, bytesPerLine: 8, color: false) }, "too short")
+    }
+
+    func testReadsTheColourPlanesOfYU12() {
+        // 4x2 luma with 8-byte rows, then U and V at half the bytes per line (4), one row each.
+        let luma: [UInt8] = [1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8, 0, 0, 0, 0]
+        let bytes = luma + [50, 60, 0, 0] + [70, 80, 0, 0]
+        let picture = bytes.withUnsafeBytes { PixelFormat.yuv420.picture($0, width: 4, height: 2, bytesPerLine: 8, color: true) }
+        XCTAssertEqual(picture?.luma.pixels, [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertEqual(picture?.chroma?.u, [50, 60])
+        XCTAssertEqual(picture?.chroma?.v, [70, 80])
+        let gray = bytes.withUnsafeBytes { PixelFormat.yuv420.picture($0, width: 4, height: 2, bytesPerLine: 8, color: false) }
+        XCTAssertEqual(gray?.luma, picture?.luma, "colour never changes the luma")
+        XCTAssertNil(gray?.chroma)
     }
 
     func testOpenErrorsSayWhatToDo() throws {

@@ -42,13 +42,16 @@ public struct NegotiatedFormat: Equatable, Sendable, CustomStringConvertible {
 
 /// A V4L2 camera as a frame source: mmap streaming through libv4l2 (or any `VideoDeviceSystem`).
 ///
-/// Frames are copied out of the driver's buffer as 8-bit grayscale and the buffer is requeued at once, so
+/// Frames are copied out of the driver's buffer as 8-bit grayscale (with their colour planes when asked)
+/// and the buffer is requeued at once, so
 /// the driver never starves. Each frame's timestamp is the driver's monotonic capture time. Thread safety:
 /// one thread at a time (the pipeline's capture thread), like every `FrameSource`.
 public final class CameraSource: FrameSource {
     public let name: String
     public let format: NegotiatedFormat
     public private(set) var skipped = SkippedFrames()
+    /// Whether frames carry their colour (`Frame.chroma`): for a window or a recording.
+    public let color: Bool
 
     private let system: VideoDeviceSystem
     private let descriptor: Int32
@@ -68,8 +71,8 @@ public final class CameraSource: FrameSource {
     /// Opens the device, checks that it captures video, negotiates format, size and rate and maps the
     /// buffers. Every failure releases what was acquired and names the device. Streaming starts with the
     /// first `nextFrame()`: a camera started here would fill its buffers while the rest of the program
-    /// starts up, and the first frames shown would be that old.
-    public init(settings: CaptureSettings, system: VideoDeviceSystem = LibV4L2System(),
+    /// starts up, and the first frames shown would be that old. `color` copies each frame's colour too.
+    public init(settings: CaptureSettings, system: VideoDeviceSystem = LibV4L2System(), color: Bool = false,
                 clock: @escaping () -> Double = MonotonicClock.seconds) throws(CaptureError) {
         let device = settings.device
         let descriptor: Int32
@@ -96,6 +99,7 @@ public final class CameraSource: FrameSource {
             throw error
         }
         name = device
+        self.color = color
         self.system = system
         self.descriptor = descriptor
         self.buffers = mapped
@@ -146,7 +150,7 @@ public final class CameraSource: FrameSource {
             guard index < buffers.count else {
                 throw CaptureError(.failed, device: device, "the driver returned unknown buffer \(index)")
             }
-            let image = buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 ? nil : copyFrame(in: buffer)
+            let picture = buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 ? nil : copyFrame(in: buffer)
             let timestamp = buffer.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
                 ? Double(buffer.timestamp.tv_sec) + Double(buffer.timestamp.tv_usec) / 1e6 : clock()
             // libv4l2 drops a frame it cannot decode and hands over the next one; the driver drops frames
@@ -160,14 +164,14 @@ public final class CameraSource: FrameSource {
             // Requeue before anything else, so the driver always has buffers to fill.
             do { try system.ioctl(descriptor, CV4L2_VIDIOC_QBUF, &buffer) } catch {
                 deferredError = CaptureError.during("VIDIOC_QBUF", device, error)
-                if image == nil { throw deferredError! }
+                if picture == nil { throw deferredError! }
             }
-            guard let image else {
+            guard let picture else {
                 skipped.append(ImageError(.corrupt, path: "\(device) frame \(driverSequence!)", "the driver marked the buffer corrupt"))
                 continue
             }
             defer { sequence += 1 }
-            return Frame(sequence: sequence, timestamp: timestamp, image: image, sourceName: device)
+            return Frame(sequence: sequence, timestamp: timestamp, image: picture.luma, chroma: picture.chroma, sourceName: device)
         }
     }
 
@@ -202,11 +206,11 @@ public final class CameraSource: FrameSource {
         system.close(descriptor)
     }
 
-    private func copyFrame(in buffer: v4l2_buffer) -> ByteImage? {
+    private func copyFrame(in buffer: v4l2_buffer) -> (luma: ByteImage, chroma: ChromaPlanes?)? {
         let mapping = buffers[Int(buffer.index)]
         let used = buffer.bytesused > 0 ? min(Int(buffer.bytesused), mapping.length) : mapping.length
-        return format.pixelFormat.grayscale(UnsafeRawBufferPointer(start: mapping.address, count: used),
-                                            width: format.width, height: format.height, bytesPerLine: format.bytesPerLine)
+        return format.pixelFormat.picture(UnsafeRawBufferPointer(start: mapping.address, count: used), width: format.width,
+                                          height: format.height, bytesPerLine: format.bytesPerLine, color: color)
     }
 
     static func emptyBuffer() -> v4l2_buffer {

@@ -20,9 +20,10 @@ public struct PixelFormat: Hashable, Sendable, CustomStringConvertible {
         String((0..<4).map { Character(Unicode.Scalar(UInt8(truncatingIfNeeded: code >> (8 * $0)))) })
     }
 
-    /// The 8-bit grayscale image in a buffer of this format, or nil when it is too short or not one of
-    /// the formats capture reads.
-    func grayscale(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int, bytesPerLine: Int) -> ByteImage? {
+    /// The luma (8-bit gray) in a buffer of this format and, with `color`, its chroma (nil for GREY), or
+    /// nil when the buffer is too short or not one of the formats capture reads.
+    func picture(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int, bytesPerLine: Int,
+                 color: Bool) -> (luma: ByteImage, chroma: ChromaPlanes?)? {
         let sampleWidth = self == .yuyv ? 2 : self == .rgb24 ? 3 : 1
         let stride = max(bytesPerLine, width * sampleWidth)
         guard Self.preferred.contains(self), width > 0, height > 0, bytes.count >= stride * (height - 1) + width * sampleWidth else {
@@ -32,7 +33,8 @@ public struct PixelFormat: Hashable, Sendable, CustomStringConvertible {
         if self == .rgb24 {
             var rgb = [UInt8](repeating: 0, count: width * height * 3)
             for y in 0..<height { for x in 0..<(width * 3) { rgb[y * width * 3 + x] = source[y * stride + x] } }
-            return ByteImage(width: width, height: height, channels: 3, pixels: rgb).grayscale()
+            let image = ByteImage(width: width, height: height, channels: 3, pixels: rgb)
+            return (image.grayscale(), color ? ChromaPlanes(rgb: image) : nil)
         }
         var gray = [UInt8](repeating: 0, count: width * height)
         gray.withUnsafeMutableBufferPointer { out in
@@ -47,6 +49,38 @@ public struct PixelFormat: Hashable, Sendable, CustomStringConvertible {
                 }
             }
         }
-        return ByteImage(width: width, height: height, pixels: gray)
+        let luma = ByteImage(width: width, height: height, pixels: gray)
+        guard color else { return (luma, nil) }
+        return (luma, chroma(source, width: width, height: height, stride: stride))
+    }
+
+    /// The U and V planes of a YU12 or YUYV buffer (nil for GREY, or a YU12 buffer without its chroma).
+    /// YU12's planes follow the luma at half its bytes per line; YUYV has a U and a V per pixel pair on
+    /// every row, of which the even rows' are taken.
+    private func chroma(_ source: UnsafeBufferPointer<UInt8>, width: Int, height: Int, stride: Int) -> ChromaPlanes? {
+        let chromaWidth = (width + 1) / 2, chromaHeight = (height + 1) / 2
+        var u = [UInt8](repeating: 128, count: chromaWidth * chromaHeight), v = u
+        switch self {
+        case .yuv420:
+            let chromaStride = (stride + 1) / 2, uStart = stride * height, vStart = uStart + chromaStride * chromaHeight
+            guard source.count >= vStart + chromaStride * (chromaHeight - 1) + chromaWidth else { return nil }
+            for y in 0..<chromaHeight {
+                for x in 0..<chromaWidth {
+                    u[y * chromaWidth + x] = source[uStart + y * chromaStride + x]
+                    v[y * chromaWidth + x] = source[vStart + y * chromaStride + x]
+                }
+            }
+        case .yuyv:
+            for y in 0..<chromaHeight {
+                let row = 2 * y * stride
+                // An odd width's last pixel has no pair: its samples stay neutral where the buffer ends.
+                for x in 0..<chromaWidth where row + 4 * x + 3 < source.count {
+                    u[y * chromaWidth + x] = source[row + 4 * x + 1]
+                    v[y * chromaWidth + x] = source[row + 4 * x + 3]
+                }
+            }
+        default: return nil
+        }
+        return ChromaPlanes(lumaWidth: width, lumaHeight: height, u: u, v: v)
     }
 }

@@ -5,15 +5,20 @@ public struct Frame: Sendable {
     /// Capture time in seconds on the source's clock (recorded time for replays, the buffer timestamp for
     /// cameras). Differences between frames are what matter.
     public let timestamp: Double
-    /// The pixels as delivered: grayscale, or RGB for display.
+    /// The pixels the pipeline reads: 8-bit gray (the luma). Sources deliver gray; an RGB image is
+    /// converted wherever it is read.
     public let image: ByteImage
+    /// The picture's colour, when the source was asked for it (something shows or records the picture)
+    /// and has it; nil for gray. It never changes a result: detection and the network read `image` only.
+    public let chroma: ChromaPlanes?
     /// Where the frame came from: a file name, or a device.
     public let sourceName: String
 
-    public init(sequence: Int, timestamp: Double, image: ByteImage, sourceName: String) {
+    public init(sequence: Int, timestamp: Double, image: ByteImage, chroma: ChromaPlanes? = nil, sourceName: String) {
         self.sequence = sequence
         self.timestamp = timestamp
         self.image = image
+        self.chroma = chroma
         self.sourceName = sourceName
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// A recorded frame directory replayed like a live stream: PNG, JPEG and PGM/PPM files in natural order
-/// (frame2 before frame10), with the recorded capture times from `timestamps.csv` when it is there.
+/// (frame2 before frame10), with the recorded capture times from `timestamps.csv` when it is there. Colour
+/// images are delivered as their gray (`ByteImage.grayscale()`), with their colour when asked for.
 public final class FrameDirectorySource: FrameSource {
     /// The directory's frame files, in playback order.
     public let files: [String]
@@ -11,6 +12,8 @@ public final class FrameDirectorySource: FrameSource {
     public let loops: Bool
     /// Assumed frame interval when nothing was recorded (1 / fps), for frame timestamps.
     public let frameInterval: StreamTime
+    /// Whether frames of colour images carry their colour (`Frame.chroma`) besides the gray.
+    public let color: Bool
 
     public let name: String
     public private(set) var skipped = SkippedFrames()
@@ -21,8 +24,9 @@ public final class FrameDirectorySource: FrameSource {
     public static let timestampsFile = "timestamps.csv"
 
     /// Lists `directory`. Throws when it is missing, unreadable or holds no frame files, or when
-    /// timestamps.csv is present but malformed.
-    public init(directory: String, loops: Bool = false, fps: Double = 30) throws(DatasetError) {
+    /// timestamps.csv is present but malformed. `color` keeps colour images' colour (for a window or a
+    /// recording); frames are gray to the pipeline either way.
+    public init(directory: String, loops: Bool = false, fps: Double = 30, color: Bool = false) throws(DatasetError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DatasetError(path: directory, "no such directory")
@@ -35,6 +39,7 @@ public final class FrameDirectorySource: FrameSource {
         guard !files.isEmpty else { throw DatasetError(path: directory, "holds no frames (PNG, JPEG, PGM or PPM files)") }
         self.directory = directory
         self.loops = loops
+        self.color = color
         frameInterval = .frameInterval(framesPerSecond: fps)
         name = directory
         recordedTimestamps = try Self.readTimestamps(in: directory, files: files)
@@ -79,7 +84,8 @@ public final class FrameDirectorySource: FrameSource {
             do {
                 let image = try ImageDecoder.decode(contentsOf: "\(directory)/\(file)")
                 defer { sequence += 1 }
-                return Frame(sequence: sequence, timestamp: timestamp.seconds, image: image, sourceName: file)
+                return Frame(sequence: sequence, timestamp: timestamp.seconds, image: image.grayscale(),
+                             chroma: color && image.channels == 3 ? ChromaPlanes(rgb: image) : nil, sourceName: file)
             } catch {
                 skipped.append(error)
                 if skipped.count >= files.count, sequence == 0 { return nil }   // nothing in it can be read

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Records every delivered frame losslessly (PNG) with `timestamps.csv`, so the session replays later
-/// exactly as it happened.
+/// exactly as it happened: gray, or in colour when the frame has it (RGB whose gray is exactly the frame's,
+/// `ByteImage.rgb(chroma:)`).
 public final class FrameRecorder: FrameSink {
     public let directory: String
     private let timestamps: FileHandle
@@ -26,7 +27,9 @@ public final class FrameRecorder: FrameSink {
     public func deliver(_ result: FrameResult) throws {
         let name = String(format: "frame%06d.png", count)
         do {
-            try ImageEncoder.png(result.frame.image).write(to: URL(fileURLWithPath: "\(directory)/\(name)"))
+            let frame = result.frame
+            let picture = frame.chroma.map { frame.image.grayscale().rgb(chroma: $0) } ?? frame.image
+            try ImageEncoder.png(picture).write(to: URL(fileURLWithPath: "\(directory)/\(name)"))
             try timestamps.write(contentsOf: Data("\(name),\(clock.continued(result.frame.timestamp))\n".utf8))
         } catch {
             throw DatasetError(path: "\(directory)/\(name)", "cannot record the frame (\(error))")

@@ -40,7 +40,8 @@ public final class SequentialSource: FrameSource {
             if source == nil { source = try open(inputs[current]) }
             if let frame = try source!.nextFrame() {
                 defer { sequence += 1 }
-                return Frame(sequence: sequence, timestamp: frame.timestamp, image: frame.image, sourceName: frame.sourceName)
+                return Frame(sequence: sequence, timestamp: frame.timestamp, image: frame.image, chroma: frame.chroma,
+                             sourceName: frame.sourceName)
             }
             skippedBefore.append(contentsOf: source!.skipped)
             source = nil   // its files and threads go now, not at the end of the run

@@ -1,16 +1,17 @@
 import CFFmpeg
 import Foundation
 
-/// Writes images into a video file through libavcodec and libavformat: lossless gray FFV1 in Matroska
-/// (recordings that replay bit for bit) or H.264 in MP4 (annotated videos to share; MPEG-4 Part 2 where
+/// Writes images into a video file through libavcodec and libavformat: lossless FFV1 in Matroska
+/// (recordings that replay bit for bit, gray or in colour) or H.264 in MP4 (annotated videos to share; MPEG-4 Part 2 where
 /// this FFmpeg has no H.264 encoder). Each image carries its time (milliseconds from the first, the
 /// containers' resolution). Owns every FFmpeg handle; `finish` writes the container's index.
 ///
 /// Not thread-safe: one writer at a time (a sink on the pipeline's sink queue).
 public final class VideoEncoder {
     public enum Kind: Sendable {
-        /// FFV1, 8-bit gray, Matroska: exactly the pixels given.
-        case losslessGray
+        /// FFV1 in Matroska, exactly the pixels given: 8-bit gray, or full-range YUV 4:2:0 when the first
+        /// frame comes with its colour (the luma as the Y plane, so a replay reads the same gray).
+        case lossless
         /// H.264 (or MPEG-4) from RGB, yuv420p, MP4: small files any player opens.
         case shareable
     }
@@ -29,6 +30,8 @@ public final class VideoEncoder {
     /// covers the last frame too (MP4's edit list would otherwise cut it).
     private var interval: Int64 = 33
     private var opened = false, finished = false
+    /// A lossless recording in colour (its first frame had colour).
+    private var isColor = false
 
     private final class Handles {
         var format: UnsafeMutablePointer<AVFormatContext>?
@@ -58,9 +61,10 @@ public final class VideoEncoder {
         guard FileManager.default.createFile(atPath: path, contents: nil) else { throw DatasetError(path: path, "cannot be written") }
     }
 
-    /// Adds `image` (gray for lossless, RGB or gray for shareable) shown at `timestamp` seconds.
-    public func append(_ image: ByteImage, timestamp: Double, label: String) throws(DatasetError) {
-        if !opened { try open(width: image.width, height: image.height) }
+    /// Adds `image` (gray with its `chroma` or none for lossless, RGB or gray for shareable) shown at
+    /// `timestamp` seconds. A lossless recording in colour takes a frame without colour as gray.
+    public func append(_ image: ByteImage, chroma: ChromaPlanes? = nil, timestamp: Double, label: String) throws(DatasetError) {
+        if !opened { try open(width: image.width, height: image.height, color: kind == .lossless && chroma != nil) }
         guard image.width == inputWidth, image.height == inputHeight else {
             throw DatasetError(path: path, "\(label) is \(image.width)x\(image.height), the recording \(inputWidth)x\(inputHeight)")
         }
@@ -77,10 +81,12 @@ public final class VideoEncoder {
         lastPTS = pts
         try check(av_frame_make_writable(frame), "cannot prepare a frame")
         switch kind {
-        case .losslessGray:
-            let gray = image.grayscale(), stride = Int(frame.pointee.linesize.0)
-            gray.pixels.withUnsafeBufferPointer { source in
-                for y in 0..<height { (frame.pointee.data.0! + y * stride).update(from: source.baseAddress! + y * width, count: width) }
+        case .lossless:
+            copy(image.grayscale().pixels, width: width, height: height, into: frame.pointee.data.0!, stride: frame.pointee.linesize.0)
+            if isColor {
+                let planes = chroma ?? .neutral(lumaWidth: width, lumaHeight: height)
+                copy(planes.u, width: planes.width, height: planes.height, into: frame.pointee.data.1!, stride: frame.pointee.linesize.1)
+                copy(planes.v, width: planes.width, height: planes.height, into: frame.pointee.data.2!, stride: frame.pointee.linesize.2)
             }
         case .shareable:
             try convertToYUV(image, into: frame)
@@ -101,14 +107,15 @@ public final class VideoEncoder {
         avcodec_free_context(&handles.codec)
     }
 
-    private func open(width: Int, height: Int) throws(DatasetError) {
+    private func open(width: Int, height: Int, color: Bool) throws(DatasetError) {
         inputWidth = width
         inputHeight = height
+        isColor = color
         let container: String, encoder: UnsafePointer<AVCodec>?, pixelFormat: AVPixelFormat
         switch kind {
-        case .losslessGray:
+        case .lossless:
             (self.width, self.height) = (width, height)
-            (container, encoder, pixelFormat) = ("matroska", avcodec_find_encoder(AV_CODEC_ID_FFV1), AV_PIX_FMT_GRAY8)
+            (container, encoder, pixelFormat) = ("matroska", avcodec_find_encoder(AV_CODEC_ID_FFV1), color ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_GRAY8)
         case .shareable:
             (self.width, self.height) = ((width + 1) / 2 * 2, (height + 1) / 2 * 2)
             (container, encoder, pixelFormat) = ("mp4", avcodec_find_encoder(AV_CODEC_ID_H264) ?? avcodec_find_encoder(AV_CODEC_ID_MPEG4),
@@ -124,6 +131,8 @@ public final class VideoEncoder {
         codec.pointee.width = Int32(self.width)
         codec.pointee.height = Int32(self.height)
         codec.pointee.pix_fmt = pixelFormat
+        // Full range, said in the file: a replay reads the Y plane as the gray it was, not stretched again.
+        if color { codec.pointee.color_range = AVCOL_RANGE_JPEG }
         codec.pointee.time_base = AVRational(num: 1, den: 1000)
         codec.pointee.thread_count = 2
         if kind == .shareable {
@@ -154,6 +163,13 @@ public final class VideoEncoder {
         frame.pointee.height = Int32(self.height)
         try check(av_frame_get_buffer(frame, 0), "out of memory")
         opened = true
+    }
+
+    /// `height` rows of `width` samples into a plane of `stride` bytes per row.
+    private func copy(_ samples: [UInt8], width: Int, height: Int, into plane: UnsafeMutablePointer<UInt8>, stride: Int32) {
+        samples.withUnsafeBufferPointer { source in
+            for y in 0..<height { (plane + y * Int(stride)).update(from: source.baseAddress! + y * width, count: width) }
+        }
     }
 
     /// RGB (or gray) into the frame's YUV 4:2:0 planes through libswscale; an odd last row or column is

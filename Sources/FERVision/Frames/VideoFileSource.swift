@@ -3,7 +3,8 @@ import Foundation
 
 /// A video file (whatever Debian's FFmpeg libraries decode: mp4, mkv, webm, avi, mov, ...) replayed like a
 /// live stream: every decoded frame of its first video stream, in order, as 8-bit grayscale (the
-/// luma, converted by libswscale), stamped with its presentation time in seconds from the stream's start.
+/// luma, converted by libswscale) and, when asked, its colour as full-range 4:2:0 chroma, stamped with its
+/// presentation time in seconds from the stream's start.
 ///
 /// Owns every FFmpeg handle (opened in init, freed in deinit); decoding uses FFmpeg's own threads
 /// (`threads`). A file that ends in damage delivers the frames before it, then throws from `nextFrame`,
@@ -24,6 +25,8 @@ public final class VideoFileSource: FrameSource {
     public let frameRate: Double?
     /// Where on the stream to begin, and how much to play (nil: to the end).
     public let start: StreamTime, length: StreamTime?
+    /// Whether frames carry their colour (`Frame.chroma`) besides the luma.
+    public let color: Bool
 
     /// Every FFmpeg handle, freed when the last reference goes (also when init throws halfway).
     private final class Handles {
@@ -58,9 +61,11 @@ public final class VideoFileSource: FrameSource {
     private var seeked = false
 
     /// Opens `path` and its first video stream's decoder. Throws, naming the file and FFmpeg's reason,
-    /// when it is missing, not a media file, has no video stream, or its codec cannot be decoded.
-    public init(path: String, start: StreamTime = .zero, length: StreamTime? = nil, threads: Int = 2) throws(DatasetError) {
+    /// when it is missing, not a media file, has no video stream, or its codec cannot be decoded. `color`
+    /// adds each frame's colour (for a window or a recording; the pipeline reads only the luma).
+    public init(path: String, start: StreamTime = .zero, length: StreamTime? = nil, threads: Int = 2, color: Bool = false) throws(DatasetError) {
         self.path = path
+        self.color = color
         self.start = max(.zero, start)
         self.length = length
         name = path
@@ -125,24 +130,25 @@ public final class VideoFileSource: FrameSource {
     /// damaged, after every frame before the damage was delivered.
     public func nextFrame() throws -> Frame? {
         while !finished {
-            guard let image = try decodeNext() else { finished = true; return nil }
-            let (pixels, timestamp) = image
+            guard let next = try decodeNext() else { finished = true; return nil }
+            let (luma, chroma, timestamp) = next
             if timestamp < start { continue }
             if let length, timestamp >= start + length { finished = true; return nil }
             defer { sequence += 1 }
-            return Frame(sequence: sequence, timestamp: timestamp.seconds, image: ByteImage(width: width, height: height, pixels: pixels),
-                         sourceName: path)
+            return Frame(sequence: sequence, timestamp: timestamp.seconds, image: ByteImage(width: width, height: height, pixels: luma),
+                         chroma: chroma, sourceName: path)
         }
         return nil
     }
 
     /// Reads packets and decodes until a frame comes out: its gray pixels and presentation time.
-    private func decodeNext() throws -> ([UInt8], StreamTime)? {
+    private func decodeNext() throws -> (luma: [UInt8], chroma: ChromaPlanes?, time: StreamTime)? {
         while true {
             let received = avcodec_receive_frame(codec, decoded)
             if received >= 0 {
                 defer { av_frame_unref(decoded) }
-                return (try gray(decoded), timestamp(of: decoded))
+                let (luma, chroma) = try picture(decoded)
+                return (luma, chroma, timestamp(of: decoded))
             }
             if received == CFFmpeg_AVERROR_EOF { return try endOfStream() }
             guard received == CFFmpeg_AVERROR_EAGAIN() else {
@@ -168,7 +174,7 @@ public final class VideoFileSource: FrameSource {
 
     /// The end: clean, or a file cut short as the demuxer's status tells (`DemuxerEnd`), thrown after every
     /// frame before the cut was delivered.
-    private func endOfStream() throws -> ([UInt8], StreamTime)? {
+    private func endOfStream() throws -> (luma: [UInt8], chroma: ChromaPlanes?, time: StreamTime)? {
         if let stream = format.pointee.streams[Int(streamIndex)],
            let damage = end.damage(format: format, stream: stream, fromStart: !seeked) {
             throw DatasetError(path: path, "damaged after frame \(sequence) (\(damage))")
@@ -190,33 +196,61 @@ public final class VideoFileSource: FrameSource {
         return next
     }
 
-    /// The frame's luma as 8-bit gray, through libswscale (which handles every pixel format and range).
-    private func gray(_ frame: UnsafeMutablePointer<AVFrame>) throws -> [UInt8] {
+    /// The frame's luma as 8-bit gray, and its colour when `color` asked for it and the frame has any,
+    /// through libswscale (which handles every pixel format and range). Both are full range: the luma is
+    /// what a conversion to gray gives, with or without colour, so asking for colour never changes a result.
+    private func picture(_ frame: UnsafeMutablePointer<AVFrame>) throws -> (luma: [UInt8], chroma: ChromaPlanes?) {
         guard Int(frame.pointee.width) == width, Int(frame.pointee.height) == height else {
             throw DatasetError(path: path, "frame \(sequence) is \(frame.pointee.width)x\(frame.pointee.height), the stream \(width)x\(height)")
         }
-        handles.scaler = sws_getCachedContext(handles.scaler, Int32(width), Int32(height), AVPixelFormat(frame.pointee.format), Int32(width), Int32(height),
-                                      AV_PIX_FMT_GRAY8, SWS_POINT, nil, nil, nil)
+        let source = Self.pixelFormat(of: frame)
+        let withColor = color && (av_pix_fmt_desc_get(source)?.pointee.nb_components ?? 1) >= 3
+        let chromaWidth = (width + 1) / 2, chromaHeight = (height + 1) / 2
+        handles.scaler = sws_getCachedContext(handles.scaler, Int32(width), Int32(height), source, Int32(width), Int32(height),
+                                              withColor ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_GRAY8, SWS_POINT, nil, nil, nil)
         guard let scaler = handles.scaler else { throw DatasetError(path: path, "cannot convert its pixel format to gray") }
         // libswscale writes its rows in blocks: for frames 1 to 5 pixels wide (a hostile file's, found by
         // fuzzing) the last row ran up to 13 bytes past a tight buffer, into the heap. Room for that, cut after.
-        var pixels = [UInt8](repeating: 0, count: width * height + Self.scalerOverrun)
-        let converted = pixels.withUnsafeMutableBufferPointer { target -> Int32 in
-            var planes: [UnsafeMutablePointer<UInt8>?] = [target.baseAddress, nil, nil, nil]
-            var strides: [Int32] = [Int32(width), 0, 0, 0]
-            return withUnsafePointer(to: &frame.pointee.data) { data in
-                withUnsafePointer(to: &frame.pointee.linesize) { lines in
-                    data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { source in
-                        lines.withMemoryRebound(to: Int32.self, capacity: 8) { sourceStrides in
-                            sws_scale(scaler, source, sourceStrides, 0, Int32(height), &planes, &strides)
+        var luma = [UInt8](repeating: 0, count: width * height + Self.scalerOverrun)
+        var u = [UInt8](repeating: 0, count: withColor ? chromaWidth * chromaHeight + Self.scalerOverrun : 0), v = u
+        let converted = luma.withUnsafeMutableBufferPointer { lumaTarget in
+            u.withUnsafeMutableBufferPointer { uTarget in
+                v.withUnsafeMutableBufferPointer { vTarget -> Int32 in
+                    var planes: [UnsafeMutablePointer<UInt8>?] = [lumaTarget.baseAddress, uTarget.baseAddress, vTarget.baseAddress, nil]
+                    var strides: [Int32] = [Int32(width), withColor ? Int32(chromaWidth) : 0, withColor ? Int32(chromaWidth) : 0, 0]
+                    return withUnsafePointer(to: &frame.pointee.data) { data in
+                        withUnsafePointer(to: &frame.pointee.linesize) { lines in
+                            data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { source in
+                                lines.withMemoryRebound(to: Int32.self, capacity: 8) { sourceStrides in
+                                    sws_scale(scaler, source, sourceStrides, 0, Int32(height), &planes, &strides)
+                                }
+                            }
                         }
                     }
                 }
             }
         }
         guard converted == Int32(height) else { throw DatasetError(path: path, "frame \(sequence) could not be converted to gray") }
-        pixels.removeLast(Self.scalerOverrun)
-        return pixels
+        luma.removeLast(Self.scalerOverrun)
+        guard withColor else { return (luma, nil) }
+        u.removeLast(Self.scalerOverrun)
+        v.removeLast(Self.scalerOverrun)
+        return (luma, ChromaPlanes(lumaWidth: width, lumaHeight: height, u: u, v: v))
+    }
+
+    /// The frame's pixel format as libswscale must read it: planar YUV that the frame marks as full range
+    /// (a colour recording's FFV1, a phone's video) is read as the full-range (JPEG) variant, which
+    /// libswscale tells only by the format; read as limited range its luma would be stretched a second time.
+    private static func pixelFormat(of frame: UnsafeMutablePointer<AVFrame>) -> AVPixelFormat {
+        let format = AVPixelFormat(frame.pointee.format)
+        guard frame.pointee.color_range == AVCOL_RANGE_JPEG else { return format }
+        switch format {
+        case AV_PIX_FMT_YUV420P: return AV_PIX_FMT_YUVJ420P
+        case AV_PIX_FMT_YUV422P: return AV_PIX_FMT_YUVJ422P
+        case AV_PIX_FMT_YUV444P: return AV_PIX_FMT_YUVJ444P
+        case AV_PIX_FMT_YUV440P: return AV_PIX_FMT_YUVJ440P
+        default: return format
+        }
     }
 
     /// Bytes libswscale may write past the end of its output (13 measured, for the narrowest frames).

@@ -7,8 +7,8 @@ struct Camera: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Recognize expressions live from a webcam (Video4Linux), in a window or headless.",
         discussion: """
-            Captures through libv4l2, which converts whatever the camera sends (MJPEG, YUYV, ...) to the \
-            grayscale the network reads. Faces are found and tracked in every frame (see the Faces options). \
+            Captures through libv4l2, which converts whatever the camera sends (MJPEG, YUYV, ...) to planar \
+            YUV: the network reads its gray, the window and recordings show it in colour (--gray: in gray). Faces are found and tracked in every frame (see the Faces options). \
             The window shows the frame, a box per face, each face's emotion with its confidence and a bar \
             per class, and fps, inference time, latency and dropped frames; keys: q or Esc \
             quits, space pauses, s saves a screenshot, r starts or stops recording (replay it later with \
@@ -52,7 +52,7 @@ struct Camera: ParsableCommand {
             let (width, height) = parsedSize!
             let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)
             let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
-            let camera = try CameraSource(settings: settings, system: LibV4L2System())
+            let camera = try CameraSource(settings: settings, system: LibV4L2System(), color: runOptions.wantsColor)
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")
             try LiveRun(options: runOptions, source: camera, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: false), policy: .latestOnly, pacing: .live,

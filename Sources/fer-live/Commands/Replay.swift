@@ -121,12 +121,12 @@ struct Replay: ParsableCommand {
     private func openSource(_ path: String) throws -> FrameSource {
         if Self.isDirectory(path) {
             guard start == 0, duration == nil else { throw CommandFailure("\(path): --start and --duration take video files, not frame directories") }
-            return try FrameDirectorySource(directory: path, loops: loop, fps: fps)
+            return try FrameDirectorySource(directory: path, loops: loop, fps: fps, color: runOptions.wantsColor)
         }
         guard !loop else { throw CommandFailure("\(path): --loop takes a frame directory") }
         // validate() has checked both, so the conversions cannot fail.
         return try VideoFileSource(path: path, start: StreamTime(seconds: start) ?? .zero, length: duration.flatMap { StreamTime(seconds: $0) },
-                                   threads: 2)
+                                   threads: 2, color: runOptions.wantsColor)
     }
 }
 

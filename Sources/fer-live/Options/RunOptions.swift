@@ -46,7 +46,7 @@ struct RunOptions: ParsableArguments {
     /// The label steadiness these options ask for.
     var smoother: LabelSmoother { LabelSmoother(alpha: smoothing, margin: hysteresis) }
 
-    @Option(help: ArgumentHelp("Record the frames from the start, losslessly: into a video for a .mkv name (FFV1, a few MB a minute), else a directory of PNGs + timestamps.csv. In the window, r toggles recording.",
+    @Option(help: ArgumentHelp("Record the frames from the start, losslessly and in colour (the gray the network reads is kept exactly): into a video for a .mkv name (FFV1, a few MB a minute), else a directory of PNGs + timestamps.csv. In the window, r toggles recording.",
                                valueName: "dir"))
     var record: String?
 
@@ -55,6 +55,13 @@ struct RunOptions: ParsableArguments {
 
     @Option(help: "Stop after this many frames (with --screenshot: save the window at that frame; default 1 there).")
     var frames: Int?
+
+    @Flag(help: "Show, record and annotate the picture in gray, as the network sees it (default: in colour).")
+    var gray = false
+
+    /// Whether sources deliver each frame's colour: when a window, a recording or an annotated video shows
+    /// the picture, unless --gray. A headless run without them skips the colour (results never depend on it).
+    var wantsColor: Bool { !gray && (!headless || record != nil || annotate != nil) }
 
     @Option(help: ArgumentHelp("TrueType font for the window's text (default: DejaVu Sans from fonts-dejavu-core, or $FER_LIVE_FONT).",
                                valueName: "file"))
