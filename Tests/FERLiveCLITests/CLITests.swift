@@ -42,6 +42,33 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// --ensemble DIR classifies with every model in DIR (here one model twice: the same probabilities),
+    /// says what it costs, and refuses an empty directory or --model beside it in one line.
+    func testEnsembleOfADirectoryOfModels() throws {
+        let ensemble = folder.appendingPathComponent("ensemble")
+        try FileManager.default.createDirectory(at: ensemble, withIntermediateDirectories: true)
+        for name in ["a.safetensors", "b.safetensors"] {
+            try FileManager.default.copyItem(atPath: model, toPath: ensemble.appendingPathComponent(name).path)
+        }
+        let image = CLIRunner.fixture("rgb.jpg")
+        let single = try CLIRunner.run(["classify", "--model", model, "--json", image])
+        let both = try CLIRunner.run(["classify", "--ensemble", ensemble.path, "--json", image])
+        XCTAssertEqual(both.status, 0, both.stderr)
+        XCTAssert(both.stderr.contains("an ensemble of 2 models (2 network passes per face)"), both.stderr)
+        let one = try XCTUnwrap(try json(single.stdout)["probabilities"] as? [String: Double])
+        let two = try XCTUnwrap(try json(both.stdout)["probabilities"] as? [String: Double])
+        for (name, value) in one { XCTAssertEqual(two[name] ?? -1, value, accuracy: 1e-5, name) }
+
+        let empty = folder.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let nothing = try CLIRunner.run(["classify", "--ensemble", empty.path, image])
+        XCTAssertEqual(nothing.status, 1)
+        XCTAssertEqual(nothing.errorLines, ["fer-live: \(empty.path): holds no model files (.safetensors, .pth, .pt)"])
+        let twice = try CLIRunner.run(["classify", "--ensemble", ensemble.path, "--model", model, image])
+        XCTAssertEqual(twice.status, 64, "a usage error")
+        XCTAssert(twice.stderr.contains("--model and --ensemble: give one"), twice.stderr)
+    }
+
     func testClassifyTextNamesTheFileAndEveryClass() throws {
         let result = try CLIRunner.run(["classify", "--model", model, CLIRunner.fixture("gray.png")])
         XCTAssertEqual(result.status, 0, result.stderr)

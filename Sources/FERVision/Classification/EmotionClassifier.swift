@@ -1,3 +1,5 @@
+import Foundation
+
 /// One image's result: a probability per class, and the class shown for it.
 public struct EmotionPrediction: Equatable, Sendable {
     /// The model's class names, in output order.
@@ -32,19 +34,50 @@ public struct EmotionPrediction: Equatable, Sendable {
 /// on validation data, `Calibration`). With `flipAveraging`, each image's logits are the mean of its own
 /// and its mirror image's (one batch of twice the size), and the flip temperature applies.
 ///
+/// An ensemble (`init(ensemble:)`) averages several models' calibrated probabilities: for offline
+/// analysis, where each frame may cost one pass per model.
+///
 /// Thread safety: immutable; classify from any number of threads at once.
 public final class EmotionClassifier: Sendable {
+    /// The model (an ensemble's first): its class names and preprocessing are the classifier's.
     public let model: LoadedModel
     public let network: ResNet9
     public let preprocessor: Preprocessor
     /// Test-time flip averaging.
     public let flipAveraging: Bool
+    /// Every model's network with its temperature: one for a single model.
+    private let members: [(network: ResNet9, temperature: Float)]
 
     public init(model: LoadedModel, flipAveraging: Bool = false) {
         self.model = model
         self.network = model.makeNetwork()
         self.preprocessor = Preprocessor(metadata: model.metadata)
         self.flipAveraging = flipAveraging
+        members = [(network, flipAveraging ? model.metadata.flipTemperature : model.metadata.temperature)]
+    }
+
+    /// An ensemble of `models` (at least one), each calibrated by its own temperature. They must agree on
+    /// class names and preprocessing (input size, channels, mean and std); `paths` name them in errors.
+    public init(ensemble models: [LoadedModel], paths: [String], flipAveraging: Bool = false) throws(ModelFileError) {
+        precondition(!models.isEmpty && models.count == paths.count, "an ensemble needs a path for each of its models")
+        let first = models[0].metadata
+        for (other, path) in zip(models, paths).dropFirst() {
+            let metadata = other.metadata
+            let differences = [metadata.classNames != first.classNames ? "class names \(metadata.classNames)" : nil,
+                               metadata.inputSize != first.inputSize ? "input size \(metadata.inputSize)" : nil,
+                               metadata.inputChannels != first.inputChannels ? "\(metadata.inputChannels) input channels" : nil,
+                               metadata.mean != first.mean || metadata.std != first.std ? "mean \(metadata.mean) and std \(metadata.std)" : nil]
+                .compactMap { $0 }
+            guard differences.isEmpty else {
+                throw ModelFileError(.invalidMetadata, path: path, "cannot join an ensemble with \(paths[0]): it has \(differences.joined(separator: ", "))")
+            }
+        }
+        model = models[0]
+        network = model.makeNetwork()
+        preprocessor = Preprocessor(metadata: model.metadata)
+        self.flipAveraging = flipAveraging
+        members = [(network, flipAveraging ? first.flipTemperature : first.temperature)]
+            + models.dropFirst().map { ($0.makeNetwork(), flipAveraging ? $0.metadata.flipTemperature : $0.metadata.temperature) }
     }
 
     /// Loads the model file at `path` (see `ModelLoader.load`).
@@ -52,10 +85,14 @@ public final class EmotionClassifier: Sendable {
         self.init(model: try ModelLoader.load(path: path, overrides: overrides), flipAveraging: flipAveraging)
     }
 
+    /// Models in the ensemble (1 for a single model).
+    public var modelCount: Int { members.count }
+
     public var classNames: [String] { model.metadata.classNames }
 
-    /// The temperature this classifier's probabilities use.
-    public var temperature: Float { flipAveraging ? model.metadata.flipTemperature : model.metadata.temperature }
+    /// The temperature this classifier's probabilities use: the model's, or 1 for an ensemble (whose
+    /// logits are the log of its members' mean calibrated probabilities).
+    public var temperature: Float { members.count == 1 ? members[0].temperature : 1 }
 
     /// Classifies each image's center square (or `crops[i]` when given: a face in `images[i]`), in one
     /// batched pass.
@@ -88,8 +125,20 @@ public final class EmotionClassifier: Sendable {
     }
 
     /// Raw logits [N * classes] for preprocessed inputs: the network's, or with `flipAveraging` the mean of
-    /// each input's and its mirror image's, before any temperature.
+    /// each input's and its mirror image's, before any temperature. An ensemble's are the log of its
+    /// members' mean calibrated probabilities.
     public func logits(for inputs: Tensor) -> [Float] {
+        guard members.count > 1 else { return logits(of: network, for: inputs) }
+        let classes = classNames.count
+        var mean = [Float](repeating: 0, count: inputs.shape[0] * classes)
+        for member in members {
+            let probabilities = softmaxRows(logits(of: member.network, for: inputs).map { $0 / member.temperature }, columns: classes)
+            for i in mean.indices { mean[i] += probabilities[i] / Float(members.count) }
+        }
+        return mean.map { Foundation.log(max($0, .leastNormalMagnitude)) }
+    }
+
+    private func logits(of network: ResNet9, for inputs: Tensor) -> [Float] {
         guard flipAveraging else { return network.logits(for: inputs).scalars }
         let n = inputs.shape[0], side = inputs.shape[3], classes = classNames.count
         var both = inputs.scalars

@@ -30,7 +30,7 @@ struct Camera: ParsableCommand {
     @Option(help: "Seconds to wait for a frame before giving up.")
     var timeout = 5.0
 
-    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var modelOptions: ClassifierOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup(title: "Faces") var faces: FaceOptions
 
@@ -51,7 +51,7 @@ struct Camera: ParsableCommand {
         try reportingFailures {
             let (width, height) = parsedSize!
             let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)
-            let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
+            let classifier = try modelOptions.classifier(flipAveraging: runOptions.flip)
             let camera = try CameraSource(settings: settings, system: LibV4L2System(), color: runOptions.wantsColor)
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")

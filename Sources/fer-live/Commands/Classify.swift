@@ -24,7 +24,7 @@ struct Classify: ParsableCommand {
             Example: fer-live classify --json group-photo.jpg face2.png
             """)
 
-    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var modelOptions: ClassifierOptions
 
     @Flag(help: "Print one JSON object per face per line (JSON Lines).")
     var json = false
@@ -66,7 +66,7 @@ struct Classify: ParsableCommand {
         var failed = false
         try reportingFailures {
             BLAS.setThreadCount(threads)
-            let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: flip)
+            let classifier = try modelOptions.classifier(flipAveraging: flip)
             var finder: (FaceFinder, FaceAligner)?
             if crop == .face {
                 let detector = try detection.loadDetector()

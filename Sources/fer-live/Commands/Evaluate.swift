@@ -19,7 +19,7 @@ struct Evaluate: ParsableCommand {
             Example: fer-live evaluate --model models/resnet9-fer2013.safetensors --data ../shared/data/fer2013/test
             """)
 
-    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var modelOptions: ClassifierOptions
 
     @Option(help: ArgumentHelp("The labelled split to evaluate on.", valueName: "dir"))
     var data: String
@@ -49,7 +49,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         try reportingFailures {
             BLAS.setThreadCount(threads)
-            let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: flip)
+            let classifier = try modelOptions.classifier(flipAveraging: flip)
             let split = try LabelledSplit(path: data, classNames: classifier.classNames, size: classifier.preprocessor.inputSize, threads: threads)
             let classes = classifier.classNames.count
             let logits = classifier.logits(split.images, batch: batch)

@@ -33,7 +33,7 @@ struct Replay: ParsableCommand {
     @Argument(help: ArgumentHelp("Video files or frame directories, played in order.", valueName: "input"))
     var inputs: [String]
 
-    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var modelOptions: ClassifierOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup(title: "Faces") var faces: FaceOptions
 
@@ -90,7 +90,7 @@ struct Replay: ParsableCommand {
             }
             let source: FrameSource = runOptions.headless && inputs.contains(where: { !Self.isDirectory($0) })
                 ? VideoProgress(sequence) : sequence
-            let classifier = EmotionClassifier(model: try modelOptions.load(), flipAveraging: runOptions.flip)
+            let classifier = try modelOptions.classifier(flipAveraging: runOptions.flip)
             if analyzeWorker { Self.endWhenParentEnds() }
             let stoppedEarly = try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: asFastAsPossible),
                         policy: .lossless(batch: batch), pacing: asFastAsPossible ? .asFastAsPossible : .realTime, frameSize: frameSize,

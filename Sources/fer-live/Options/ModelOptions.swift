@@ -1,5 +1,6 @@
 import ArgumentParser
 import FERVision
+import Foundation
 
 /// Which model to use, and what to override in its metadata.
 struct ModelOptions: ParsableArguments {
@@ -26,6 +27,46 @@ struct ModelOptions: ParsableArguments {
         no model installed (looked for $\(DefaultModel.environmentVariable) and models/\(DefaultModel.fileName) \
         in the current directory and beside the executable); pass --model PATH, or import one with `fer-live import`
         """
+}
+
+/// The model, or an ensemble of models, for the commands that classify (classify, evaluate, replay, camera).
+struct ClassifierOptions: ParsableArguments {
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: ArgumentHelp(
+        "Average the calibrated probabilities of every model file (.safetensors, .pth, .pt) in this directory.",
+        discussion: "For offline analysis: each face costs one pass per model. The models must share class names and preprocessing.",
+        valueName: "dir"))
+    var ensemble: String?
+
+    func validate() throws {
+        if model.model != nil, ensemble != nil { throw ValidationError("--model and --ensemble: give one (an ensemble's models are the files in its directory)") }
+    }
+
+    /// The classifier these options ask for: the model's, or the ensemble's.
+    func classifier(flipAveraging: Bool) throws -> EmotionClassifier {
+        guard let ensemble else { return EmotionClassifier(model: try model.load(), flipAveraging: flipAveraging) }
+        let paths = try Self.modelFiles(in: ensemble)
+        let models = try paths.map { path in
+            let loaded = try ModelLoader.load(path: path, overrides: try model.metadata.overrides())
+            loaded.notes.forEach { Terminal.note("\(path): \($0)") }
+            return loaded
+        }
+        Terminal.note("\(ensemble): an ensemble of \(paths.count) models (\(paths.count) network passes per face)")
+        return try EmotionClassifier(ensemble: models, paths: paths, flipAveraging: flipAveraging)
+    }
+
+    /// The model files in `directory`, by name.
+    static func modelFiles(in directory: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CommandFailure("\(directory): no such directory (--ensemble takes a directory of model files)")
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { !$0.hasPrefix(".") && ["safetensors", "pth", "pt"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+        guard !names.isEmpty else { throw CommandFailure("\(directory): holds no model files (.safetensors, .pth, .pt)") }
+        return names.map { (directory as NSString).appendingPathComponent($0) }
+    }
 }
 
 /// Flags that replace a model file's class names and normalization (or the FER2013 defaults for files
