@@ -12,6 +12,10 @@ screen, and end to end then runs up to the present.
 
 --peer NAME=BINARY runs the rows with face detection for another build too, the two alternating,
 --rounds times each; each row is then the median of its rounds' p50s and p99s (same frames, same run).
+
+With ffmpeg too, the window rows are repeated on the same frames in colour (each face tinted to skin,
+the background coloured), as a lossless 4:2:0 video at 30 fps, shown in colour and with --gray: what
+showing the picture in colour costs.
 """
 import argparse
 import json
@@ -36,6 +40,20 @@ def make_frames(data, count, folder):
         face = Image.open(path).convert("L").resize((480, 480), Image.BILINEAR)
         frame[:, 80:560] = np.asarray(face)
         Image.fromarray(frame, "L").save(os.path.join(folder, f"frame{i}.png"))
+
+
+def make_color_video(folder, count, video):
+    """The frames in colour (the gray face tinted to skin, the background a colour noise), as FFV1 4:2:0."""
+    color_folder = folder + "-color"
+    os.makedirs(color_folder, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        gray = np.asarray(Image.open(os.path.join(folder, f"frame{i}.png")), dtype=np.float32)
+        rgb = np.stack([gray * 1.0, gray * 0.82, gray * 0.68], axis=-1)
+        rgb[:, :80] = rgb[:, 560:] = rng.integers(0, 255, size=(3,))
+        Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").save(os.path.join(color_folder, f"frame{i}.png"))
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-framerate", "30", "-i", os.path.join(color_folder, "frame%d.png"),
+                    "-c:v", "ffv1", "-pix_fmt", "yuv420p", video], check=True)
 
 
 def replay(binary, folder, extra, window=False):
@@ -73,12 +91,18 @@ def main():
     if shutil.which("xvfb-run"):
         runs.append(("--fps 30 --crop center, window (Xvfb)", ["--fps", "30", "--crop", "center"], True))
         runs.append(("--fps 30, window (Xvfb)", ["--fps", "30"], True))
-    for name, extra, window in runs:
-        peers = binaries if (args.peer and "center" not in name and "batch" not in name) else binaries[:1]
+        if shutil.which("ffmpeg"):
+            video = folder + "-color.mkv"
+            make_color_video(folder, args.frames, video)
+            runs.append(("colour video at 30 fps, window (Xvfb)", [], True, video))
+            runs.append(("colour video at 30 fps, window (Xvfb), --gray", ["--gray"], True, video))
+    for name, extra, window, *video in runs:
+        source = video[0] if video else folder
+        peers = binaries if (args.peer and "center" not in name and "batch" not in name and "colour" not in name) else binaries[:1]
         reports = {label: [] for label, _ in peers}
         for _ in range(max(1, args.rounds)):
             for label, binary in peers:
-                reports[label].append(replay(binary, folder, extra + model, window))
+                reports[label].append(replay(binary, source, extra + model, window))
         for label, _ in peers:
             rs = reports[label]
             med = lambda stage, key: float(np.median([r[stage][key] for r in rs]))
