@@ -22,17 +22,18 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fer2013 import test_faces  # noqa: E402
+
 
 def make_frames(data, count, folder):
-    faces = []
-    for label in sorted(os.listdir(os.path.join(data, "test"))):
-        names = sorted(os.listdir(os.path.join(data, "test", label)))
-        faces += [os.path.join(data, "test", label, n) for n in names]
+    faces = test_faces(data)
     rng = np.random.default_rng(0)
     step = max(1, len(faces) // count)
     for i, path in enumerate(faces[::step][:count]):

@@ -22,14 +22,12 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from fer2013 import test_faces  # noqa: E402
 from machine import cpu_name  # noqa: E402
 
 
 def make_frames(data, count, folder):
-    faces = []
-    for label in sorted(os.listdir(os.path.join(data, "test"))):
-        names = sorted(os.listdir(os.path.join(data, "test", label)))
-        faces += [os.path.join(data, "test", label, n) for n in names]
+    faces = test_faces(data)
     rng = np.random.default_rng(22)
     for i in range(count):
         frame = rng.integers(60, 200, size=(480, 640), dtype=np.uint8)

@@ -8,11 +8,10 @@ import XCTest
 final class AnalyzeCLITests: XCTestCase {
     private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
     private var folder: URL!
-    private static let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     override func setUpWithError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
-        try XCTSkipIf(Self.ffmpeg == nil, "ffmpeg is not installed (apt-get install ffmpeg): skipping the analyze tests")
+        try XCTSkipIf(FFmpegCommand.ffmpeg == nil, "ffmpeg is not installed (apt-get install ffmpeg): skipping the analyze tests")
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-analyze-\(UUID())")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("clips/day2"), withIntermediateDirectories: true)
     }
@@ -26,7 +25,7 @@ final class AnalyzeCLITests: XCTestCase {
     private func clip(_ name: String, frames: Int = 30, seed: Int = 0) throws -> String {
         let run = try CLIRunner.run(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=96x72:rate=10", "-frames:v", String(frames),
                                      "-vf", "hue=h=\(seed * 40),noise=alls=\(10 + seed):allf=t+u", "-c:v", "mpeg4", "-q:v", "3", "-pix_fmt", "yuv420p",
-                                     "-movflags", "+faststart", path(name)], executable: Self.ffmpeg)
+                                     "-movflags", "+faststart", path(name)], executable: FFmpegCommand.ffmpeg)
         XCTAssertEqual(run.status, 0, "ffmpeg: \(run.stderr)")
         return path(name)
     }

@@ -10,24 +10,18 @@ import XCTest
 final class ColorCLITests: XCTestCase {
     private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
     private var folder: URL!
-    private static let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    private static var ffprobe: String? { ffmpeg?.replacingOccurrences(of: "ffmpeg", with: "ffprobe") }
 
     override func setUpWithError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
-        try XCTSkipIf(Self.ffmpeg == nil, "ffmpeg is not installed (apt-get install ffmpeg): skipping the colour tests")
+        try XCTSkipIf(FFmpegCommand.ffmpeg == nil, "ffmpeg is not installed (apt-get install ffmpeg): skipping the colour tests")
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-color-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
 
     override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
 
-    /// Runs ffmpeg with `arguments` writing `name` in the test folder.
     private func make(_ name: String, _ arguments: [String]) throws -> String {
-        let path = folder.appendingPathComponent(name).path
-        let run = try CLIRunner.run(["-loglevel", "error", "-y"] + arguments + [path], executable: Self.ffmpeg)
-        XCTAssertEqual(run.status, 0, "ffmpeg: \(run.stderr)")
-        return path
+        try FFmpegCommand.make(name, arguments, in: folder)
     }
 
     /// A moving colour test pattern of `frames` frames, encoded with `codec` (testsrc: it keeps odd sizes).
@@ -132,7 +126,7 @@ final class ColorCLITests: XCTestCase {
 
         let probes = try [video, grayVideo].map { path in
             try CLIRunner.run(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,pix_fmt,color_range",
-                               "-of", "csv=p=0", path], executable: Self.ffprobe).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                               "-of", "csv=p=0", path], executable: FFmpegCommand.ffprobe).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         XCTAssertEqual(probes, ["ffv1,yuv420p,pc", "ffv1,gray,unknown"], "colour in full range, and gray as earlier versions wrote")
         let png = try ImageDecoder.decode(contentsOf: "\(pictures)/frame000000.png")

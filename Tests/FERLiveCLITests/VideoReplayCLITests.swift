@@ -7,23 +7,18 @@ import XCTest
 final class VideoReplayCLITests: XCTestCase {
     private let model = CLIRunner.fixture("narrow_resnet9.safetensors")
     private var folder: URL!
-    private static let ffmpeg = ["/usr/bin/ffmpeg", "/usr/local/bin/ffmpeg"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     override func setUpWithError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: CLIRunner.binary.path), "fer-live was not built")
-        try XCTSkipIf(Self.ffmpeg == nil, "ffmpeg is not installed (apt-get install ffmpeg): skipping the video tests")
+        try XCTSkipIf(FFmpegCommand.ffmpeg == nil, "ffmpeg is not installed (apt-get install ffmpeg): skipping the video tests")
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("fer-video-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
 
     override func tearDownWithError() throws { if let folder { try? FileManager.default.removeItem(at: folder) } }
 
-    /// Runs ffmpeg with `arguments` (inputs and encoder settings) writing `name` in the test folder.
     private func make(_ name: String, _ arguments: [String]) throws -> String {
-        let path = folder.appendingPathComponent(name).path
-        let run = try CLIRunner.run(["-loglevel", "error", "-y"] + arguments + [path], executable: Self.ffmpeg)
-        XCTAssertEqual(run.status, 0, "ffmpeg: \(run.stderr)")
-        return path
+        try FFmpegCommand.make(name, arguments, in: folder)
     }
 
     /// A test pattern of `frames` frames at `rate` fps.
@@ -181,7 +176,7 @@ final class VideoReplayCLITests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         let probe = try CLIRunner.run(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
                                        "stream=codec_name,nb_read_frames,width,height", "-of", "csv=p=0", annotated],
-                                      executable: Self.ffmpeg!.replacingOccurrences(of: "ffmpeg", with: "ffprobe"))
+                                      executable: FFmpegCommand.ffprobe)
         let fields = probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",")
         XCTAssertEqual(fields.last, "20", "every frame: \(probe.stdout) \(probe.stderr)")
         XCTAssert(["h264", "mpeg4"].contains(fields.first ?? ""), probe.stdout)
