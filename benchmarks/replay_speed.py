@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fer2013 import test_faces  # noqa: E402
+from dataset_faces import test_faces  # noqa: E402
 
 
 def make_frames(data, count, folder):

@@ -22,7 +22,7 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from fer2013 import test_faces  # noqa: E402
+from dataset_faces import test_faces  # noqa: E402
 from machine import cpu_name  # noqa: E402
 
 
