@@ -21,10 +21,12 @@ let package = Package(
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
         .systemLibrary(name: "CSDL2", pkgConfig: "SDL2_ttf", providers: [.apt(["libsdl2-dev", "libsdl2-ttf-dev"])]),
+        // oneDNN (8-bit convolutions, kernels picked for the CPU at run time); Debian ships no pkg-config file.
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
 
         .target(
             name: "FERVision",
-            dependencies: ["COpenBLAS", "CImageCodecs", "CV4L2", "CFFmpeg", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            dependencies: ["COpenBLAS", "CDNNL", "CImageCodecs", "CV4L2", "CFFmpeg", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                            .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         // Test doubles (the in-memory V4L2 driver): for the tests only, never in a product.

@@ -1,5 +1,8 @@
 """Times the same full-size ResNet9 (RECIPE.md, 1x48x48 -> 7) in ONNX Runtime, PyTorch (CPU) and
-`fer-live bench`, interleaved in the same run so the ratios are fair on a noisy machine.
+`fer-live bench`, interleaved in the same run so the ratios are fair on a noisy machine; in float, and in
+8 bits: `fer-live bench --precision int8` (the shipped model with its ranges: 8-bit speed does not depend
+on the weights' values) beside ONNX Runtime's static int8 quantization of the same network (QDQ, weights
+per channel, calibrated on random inputs: again only its speed is measured).
 
 Run by hand from the repository root after `swift build -c release`, in a virtual environment outside
 the repository:
@@ -52,7 +55,25 @@ def onnx_session(model_path, threads):
     return ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
 
 
-def fer_live(binary, model, batch, threads, iterations, warmup, autodetect=False):
+def onnx_int8(onnx_path, workdir):
+    """The float ONNX model statically quantized by ONNX Runtime's own tool (uint8 activations, int8 weights)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class RandomFaces(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(1)
+            self.batches = iter([{"x": rng.standard_normal((1, 1, 48, 48)).astype(np.float32)} for _ in range(32)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    path = os.path.join(workdir, "resnet9-int8.onnx")
+    quantize_static(onnx_path, path, RandomFaces(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return path
+
+
+def fer_live(binary, model, batch, threads, iterations, warmup, autodetect=False, precision="float"):
     """`fer-live bench`; with autodetect, OpenBLAS picks its kernels itself instead of obeying a pinned
     OPENBLAS_CORETYPE (some machines here pin the AVX2 'Haswell' kernels, as old OpenBLAS builds
     misbehave on their CPUs): that one run shows what the pin costs."""
@@ -61,7 +82,7 @@ def fer_live(binary, model, batch, threads, iterations, warmup, autodetect=False
         env.pop("OPENBLAS_CORETYPE", None)
         env.pop("OPENBLAS_L2_SIZE", None)
     out = subprocess.run([binary, "bench", "--model", model, "--batch", str(batch), "--threads", str(threads),
-                          "--iterations", str(iterations), "--warmup", str(warmup), "--json"],
+                          "--iterations", str(iterations), "--warmup", str(warmup), "--precision", precision, "--json"],
                          check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout)
 
@@ -74,7 +95,12 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--configs", default="1x1,1x2,16x2", help="batch x threads, comma-separated")
     parser.add_argument("--json-out", default=None)
+    parser.add_argument("--int8-model", default="models/resnet9-fer2013.safetensors",
+                        help="a model with its 8-bit ranges (NAME.int8.json) for the fer-live int8 rows")
     args = parser.parse_args()
+    int8 = os.path.exists(os.path.splitext(args.int8_model)[0] + ".int8.json")
+    if not int8:
+        print(f"note: {args.int8_model} has no 8-bit ranges; no fer-live int8 rows", file=sys.stderr)
 
     torch.manual_seed(0)
     model = ResNet9(1, 7).eval()
@@ -84,6 +110,7 @@ def main():
     onnx_path = os.path.join(workdir, "resnet9.onnx")
     torch.onnx.export(model, torch.randn(1, 1, 48, 48), onnx_path, input_names=["x"], output_names=["logits"],
                       dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False)
+    onnx_int8_path = onnx_int8(onnx_path, workdir)
 
     results = []
     for config in args.configs.split(","):
@@ -91,7 +118,10 @@ def main():
         x = torch.randn(batch, 1, 48, 48)
         x_np = x.numpy()
         session = onnx_session(onnx_path, threads)
-        runs = {"fer-live": [], "ONNX Runtime": [], "PyTorch": []}
+        session_int8 = onnx_session(onnx_int8_path, threads)
+        runs = {"fer-live": [], "ONNX Runtime": [], "PyTorch": [], "ONNX Runtime int8": []}
+        if int8:
+            runs["fer-live int8"] = []
         pinned = "OPENBLAS_CORETYPE" in os.environ
         for _ in range(args.rounds):
             report = fer_live(args.binary, weights, batch, threads, args.iterations, args.warmup)
@@ -102,6 +132,11 @@ def main():
                     (report["p50_ms"], report["p90_ms"], report["p99_ms"]))
             t = time_calls(lambda: session.run(None, {"x": x_np}), batch, args.iterations, args.warmup)
             runs["ONNX Runtime"].append((percentile(t, 50), percentile(t, 90), percentile(t, 99)))
+            if int8:
+                report = fer_live(args.binary, args.int8_model, batch, threads, args.iterations, args.warmup, precision="int8")
+                runs["fer-live int8"].append((report["p50_ms"], report["p90_ms"], report["p99_ms"]))
+            t = time_calls(lambda: session_int8.run(None, {"x": x_np}), batch, args.iterations, args.warmup)
+            runs["ONNX Runtime int8"].append((percentile(t, 50), percentile(t, 90), percentile(t, 99)))
             torch.set_num_threads(threads)
             with torch.inference_mode():
                 t = time_calls(lambda: model(x), batch, args.iterations, args.warmup)
@@ -119,12 +154,14 @@ def main():
           f"torch {torch.__version__}, onnxruntime {ort.__version__}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
     print(f"{args.rounds} interleaved rounds x {args.iterations} calls; per-image ms, median over rounds\n")
-    print("| batch | threads | runtime | p50 ms | p90 ms | p99 ms | images/s | vs ONNX Runtime (p50) |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    print("| batch | threads | runtime | p50 ms | p90 ms | p99 ms | images/s | vs ONNX Runtime (p50) | vs ONNX Runtime int8 (p50) |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        peer = next(p for p in results if p["runtime"] == "ONNX Runtime" and p["batch"] == r["batch"] and p["threads"] == r["threads"])
+        def peer(name):
+            return next(p for p in results if p["runtime"] == name and p["batch"] == r["batch"] and p["threads"] == r["threads"])
         print(f"| {r['batch']} | {r['threads']} | {r['runtime']} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
-              f"| {1000 / r['p50_ms']:.1f} | {r['p50_ms'] / peer['p50_ms']:.2f}x |")
+              f"| {1000 / r['p50_ms']:.1f} | {r['p50_ms'] / peer('ONNX Runtime')['p50_ms']:.2f}x "
+              f"| {r['p50_ms'] / peer('ONNX Runtime int8')['p50_ms']:.2f}x |")
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(results, f, indent=2)

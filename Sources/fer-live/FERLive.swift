@@ -14,7 +14,7 @@ struct FERLive: ParsableCommand {
             Without --model, the installed model is used: $\(DefaultModel.environmentVariable) if set, else \
             models/\(DefaultModel.fileName) in the current directory or beside the executable.
             """,
-        subcommands: [Camera.self, Replay.self, Analyze.self, Devices.self, Classify.self, Detect.self, Train.self, Evaluate.self, Calibrate.self, Report.self, Bench.self, Import.self]
+        subcommands: [Camera.self, Replay.self, Analyze.self, Devices.self, Classify.self, Detect.self, Train.self, Evaluate.self, Calibrate.self, Quantize.self, Report.self, Bench.self, Import.self]
     )
 
     /// OpenBLAS's kernels are settled first (a restart, before any thread or file exists, where it fell

@@ -95,6 +95,46 @@ final class TrainEvaluateCLITests: XCTestCase {
         XCTAssert(wrongClasses.stderr.contains("a teacher must have this run's classes"), wrongClasses.stderr)
     }
 
+    /// `quantize` writes the model's 8-bit ranges beside it; from then on the model runs in 8 bits unless
+    /// --precision float is given; ranges of another model file are refused (in float, with a note, when
+    /// nobody asked for 8 bits).
+    func testQuantizeMakesTheModelRunInEightBits() throws {
+        let data = folder.appendingPathComponent("data").path
+        let model = folder.appendingPathComponent("m.safetensors").path
+        try FileManager.default.copyItem(atPath: CLIRunner.fixture("narrow_resnet9.safetensors"), toPath: model)
+        func evaluate(_ extra: [String] = []) throws -> (CLIRunner.Result, [String: Any]) {
+            let result = try CLIRunner.run(["evaluate", "--model", model, "--data", data + "/val", "--json"] + extra)
+            let report = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+            return (result, report)
+        }
+        XCTAssertEqual(try evaluate().1["precision"] as? String, "float", "no ranges yet: float")
+
+        let quantized = try CLIRunner.run(["quantize", "--model", model, "--data", data + "/train", "--images", "30"])
+        XCTAssertEqual(quantized.status, 0, quantized.stderr)
+        let ranges = folder.appendingPathComponent("m.int8.json").path
+        XCTAssert(quantized.stdout.contains("wrote \(ranges)"), quantized.stdout)
+        let (auto, report) = try evaluate()
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertEqual(report["precision"] as? String, "int8")
+        XCTAssertEqual(try evaluate(["--precision", "float"]).1["precision"] as? String, "float")
+        let bench = try CLIRunner.run(["bench", "--model", model, "--iterations", "2", "--warmup", "1", "--json"])
+        let benchReport = try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(benchReport?["engine"] as? String, "oneDNN int8", bench.stdout + bench.stderr)
+
+        // Ranges measured for another model file.
+        var file = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: ranges))) as? [String: Any])
+        file["modelDigest"] = String(repeating: "0", count: 64)
+        try JSONSerialization.data(withJSONObject: file).write(to: URL(fileURLWithPath: ranges))
+        let (fallback, fallbackReport) = try evaluate()
+        XCTAssertEqual(fallback.status, 0, fallback.stderr)
+        XCTAssertEqual(fallbackReport["precision"] as? String, "float")
+        XCTAssert(fallback.stderr.contains("was measured for another model file") && fallback.stderr.contains("running in float"), fallback.stderr)
+        let (refused, _) = try evaluate(["--precision", "int8"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.errorLines.count, 1, refused.stderr)
+        XCTAssert(refused.stderr.contains("run `fer-live quantize` again"), refused.stderr)
+    }
+
     func testMissingValidationSplitFailsBeforeTraining() throws {
         try FileManager.default.removeItem(at: folder.appendingPathComponent("data/val"))
         let result = try CLIRunner.run(["train", "--data", folder.appendingPathComponent("data").path,

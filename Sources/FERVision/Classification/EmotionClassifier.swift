@@ -41,19 +41,21 @@ public struct EmotionPrediction: Equatable, Sendable {
 public final class EmotionClassifier: Sendable {
     /// The model (an ensemble's first): its class names and preprocessing are the classifier's.
     public let model: LoadedModel
-    public let network: ResNet9
+    public let network: any EmotionNetwork
     public let preprocessor: Preprocessor
     /// Test-time flip averaging.
     public let flipAveraging: Bool
     /// Every model's network with its temperature: one for a single model.
-    private let members: [(network: ResNet9, temperature: Float)]
+    private let members: [(network: any EmotionNetwork, temperature: Float)]
 
-    public init(model: LoadedModel, flipAveraging: Bool = false) {
+    /// - Parameter network: what runs the model's weights (default: `ResNet9`, in float); an 8-bit
+    ///   `QuantizedResNet9` of the same model, for instance.
+    public init(model: LoadedModel, network: (any EmotionNetwork)? = nil, flipAveraging: Bool = false) {
         self.model = model
-        self.network = model.makeNetwork()
+        self.network = network ?? model.makeNetwork()
         self.preprocessor = Preprocessor(metadata: model.metadata)
         self.flipAveraging = flipAveraging
-        members = [(network, flipAveraging ? model.metadata.flipTemperature : model.metadata.temperature)]
+        members = [(self.network, flipAveraging ? model.metadata.flipTemperature : model.metadata.temperature)]
     }
 
     /// An ensemble of `models` (at least one), each calibrated by its own temperature. They must agree on
@@ -138,7 +140,7 @@ public final class EmotionClassifier: Sendable {
         return mean.map { Foundation.log(max($0, .leastNormalMagnitude)) }
     }
 
-    private func logits(of network: ResNet9, for inputs: Tensor) -> [Float] {
+    private func logits(of network: any EmotionNetwork, for inputs: Tensor) -> [Float] {
         guard flipAveraging else { return network.logits(for: inputs).scalars }
         let n = inputs.shape[0], side = inputs.shape[3], classes = classNames.count
         var both = inputs.scalars

@@ -1,12 +1,21 @@
 import Foundation
 
+/// What classifies faces: a batch of normalized inputs in, raw class scores out.
+public protocol EmotionNetwork: AnyObject, Sendable {
+    /// - Parameter batch: [N, channels, size, size], normalized as the model expects.
+    /// - Returns: [N, classes].
+    func logits(for batch: Tensor) -> Tensor
+    /// How it computes, for reports: "float" or "int8".
+    var precision: String { get }
+}
+
 /// A ResNet9 ready for inference: batch norm folded into each convolution, every convolution GEMMs in
 /// OpenBLAS (Winograd F(2x2, 3x3) by default, im2col as the reference), activations kept channel-major
 /// ([channels, images, h, w]) so each layer's output is directly the next layer's input.
 ///
 /// Thread safety: immutable after init; `logits(for:)` may be called from several threads at once
 /// (each call borrows its own scratch workspace).
-public final class ResNet9: @unchecked Sendable {
+public final class ResNet9: EmotionNetwork, @unchecked Sendable {
     /// Layer widths, channels and classes.
     public let architecture: ResNet9Architecture
     /// Side of the square input, in pixels (48 for FER2013).
@@ -59,7 +68,7 @@ public final class ResNet9: @unchecked Sendable {
     public static let batchNormEpsilon = 1e-5
 
     /// Builds the network from a validated state dict (see `ModelLoader`), folding each BatchNorm into its
-    /// convolution: w' = w * g / sqrt(var + eps), b' = (b - mean) * g / sqrt(var + eps) + beta.
+    /// convolution (`foldedConvolutions`).
     /// - Precondition: the state dict matches `architecture.parameterLayout` and `inputSize` is accepted.
     public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48,
                 convolutionMethod: ConvolutionMethod = .winograd) {
@@ -71,9 +80,33 @@ public final class ResNet9: @unchecked Sendable {
             return tensor.scalars
         }
         var side = inputSize
-        convolutions = architecture.blocks.map { block in
+        convolutions = zip(architecture.blocks, Self.foldedConvolutions(stateDict: stateDict, architecture: architecture)).map { block, layer in
             let blockSide = side
             if block.pools { side /= 2 }
+            let tiles = winogradTileCount(height: blockSide, width: blockSide)
+            switch convolutionMethod {
+            case .im2col:
+                return FoldedConvolution(block: block, direct: layer.weights, winograd: nil, bias: layer.bias)
+            case .winograd:
+                let filters = winogradFilters(layer.weights, outChannels: block.outChannels, inChannels: block.inChannels)
+                return FoldedConvolution(block: block, direct: tiles < Self.minimumWinogradColumns ? layer.weights : nil,
+                                         winograd: filters, bias: layer.bias)
+            }
+        }
+        let prefix = ResNet9Architecture.classifierPrefix
+        classifierWeights = values("\(prefix).weight")
+        classifierBias = values("\(prefix).bias")
+    }
+
+    /// Each block's convolution with its BatchNorm folded in, in block order: weights [out, in, 3, 3]
+    /// w' = w * g / sqrt(var + eps) and bias b' = (b - mean) * g / sqrt(var + eps) + beta.
+    /// - Precondition: the state dict matches `architecture.parameterLayout`.
+    static func foldedConvolutions(stateDict: StateDict, architecture: ResNet9Architecture) -> [(weights: [Float], bias: [Float])] {
+        func values(_ key: String) -> [Float] {
+            guard let tensor = stateDict.tensor(key) else { preconditionFailure("state dict lacks \(key)") }
+            return tensor.scalars
+        }
+        return architecture.blocks.map { block in
             let weight = values("\(block.name).0.weight"), bias = values("\(block.name).0.bias")
             let gamma = values("\(block.name).1.weight"), beta = values("\(block.name).1.bias")
             let mean = values("\(block.name).1.running_mean"), variance = values("\(block.name).1.running_var")
@@ -81,24 +114,15 @@ public final class ResNet9: @unchecked Sendable {
             var folded = [Float](repeating: 0, count: weight.count)
             var foldedBias = [Float](repeating: 0, count: block.outChannels)
             for o in 0..<block.outChannels {
-                let scale = Double(gamma[o]) / (Double(variance[o]) + Self.batchNormEpsilon).squareRoot()
+                let scale = Double(gamma[o]) / (Double(variance[o]) + batchNormEpsilon).squareRoot()
                 for j in 0..<fanIn { folded[o * fanIn + j] = Float(Double(weight[o * fanIn + j]) * scale) }
                 foldedBias[o] = Float((Double(bias[o]) - Double(mean[o])) * scale + Double(beta[o]))
             }
-            let tiles = winogradTileCount(height: blockSide, width: blockSide)
-            switch convolutionMethod {
-            case .im2col:
-                return FoldedConvolution(block: block, direct: folded, winograd: nil, bias: foldedBias)
-            case .winograd:
-                let filters = winogradFilters(folded, outChannels: block.outChannels, inChannels: block.inChannels)
-                return FoldedConvolution(block: block, direct: tiles < Self.minimumWinogradColumns ? folded : nil,
-                                         winograd: filters, bias: foldedBias)
-            }
+            return (folded, foldedBias)
         }
-        let prefix = ResNet9Architecture.classifierPrefix
-        classifierWeights = values("\(prefix).weight")
-        classifierBias = values("\(prefix).bias")
     }
+
+    public var precision: String { "float" }
 
     /// Multiply-adds of one image's forward pass.
     public var multiplyAddsPerImage: Int { architecture.multiplyAdds(inputSize: inputSize) }
@@ -127,8 +151,41 @@ public final class ResNet9: @unchecked Sendable {
         return Tensor(shape: [images, classes], scalars: result)
     }
 
-    /// One pass over at most `maxImagesPerPass` images.
-    private func forward(_ input: UnsafePointer<Float>, images n: Int, logits: UnsafeMutablePointer<Float>, workspace: Workspace) {
+    /// Each image's largest value in each block's output (after its ReLU, residual add and pooling):
+    /// [images][blocks]. What 8-bit inference calibrates its ranges on (`Int8Calibration`).
+    public func blockOutputPeaks(for batch: Tensor) -> [[Float]] {
+        let images = batch.shape[0], imageLength = batch.count / max(1, images), blocks = architecture.blocks
+        var peaks = [[Float]](repeating: [Float](repeating: 0, count: blocks.count), count: images)
+        var logits = [Float](repeating: 0, count: images * architecture.classCount)
+        let workspace = workspaces.borrow(for: self)
+        defer { workspaces.giveBack(workspace) }
+        batch.scalars.withUnsafeBufferPointer { input in
+            logits.withUnsafeMutableBufferPointer { output in
+                for first in stride(from: 0, to: images, by: Self.maxImagesPerPass) {
+                    let count = min(Self.maxImagesPerPass, images - first)
+                    forward(input.baseAddress! + first * imageLength, images: count, logits: output.baseAddress! + first * architecture.classCount,
+                            workspace: workspace) { block, values, side in
+                        // Channel-major: image i's plane of channel c is at (c * count + i) * side * side.
+                        let plane = side * side
+                        for i in 0..<count {
+                            var peak = -Float.infinity
+                            for c in 0..<blocks[block].outChannels {
+                                let start = values + (c * count + i) * plane
+                                for j in 0..<plane { peak = max(peak, start[j]) }
+                            }
+                            peaks[first + i][block] = peak
+                        }
+                    }
+                }
+            }
+        }
+        return peaks
+    }
+
+    /// One pass over at most `maxImagesPerPass` images; `observe` sees each block's output (block index,
+    /// the channel-major values, their side).
+    private func forward(_ input: UnsafePointer<Float>, images n: Int, logits: UnsafeMutablePointer<Float>, workspace: Workspace,
+                         observe: ((Int, UnsafePointer<Float>, Int) -> Void)? = nil) {
         let side = inputSize, channels = architecture.inputChannels
         let (x, a, b, c, d) = (workspace.input, workspace.buffers[0], workspace.buffers[1], workspace.buffers[2], workspace.buffers[3])
         transposeToChannelMajor(input, images: n, channels: channels, plane: side * side, into: x)
@@ -148,6 +205,7 @@ public final class ResNet9: @unchecked Sendable {
                          workers: workspace.workers)
             }
             current = output
+            observe?(index, current, s)
         }
         let scratch = spare.first { $0 != current }!
         // classifier: MaxPool2d(4) (floor) or the whole map's max -> flatten (PyTorch order c, y, x) -> linear

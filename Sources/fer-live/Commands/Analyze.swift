@@ -98,8 +98,13 @@ struct Analyze: ParsableCommand {
             var wanted: [BatchFolder.Output] = [.records, .summary]
             if timeline { wanted.append(.timeline) }
             if annotate { wanted.append(.annotatedVideo) }
+            // The 8-bit ranges beside the model change every probability a little: a folder holds one kind.
+            let ranges = Int8Calibration.sidecarPath(forModel: modelPath)
+            let usesRanges = FileManager.default.fileExists(atPath: ranges) && !replayOptions.contains { $0 == "--precision=float" }
+                && !zip(replayOptions, replayOptions.dropFirst()).contains { $0 == ("--precision", "float") }
             try folder.agree(on: .object([
                 ("model_sha256", .string(try SHA256.hex(ofFile: modelPath))),
+                ("int8_ranges_sha256", usesRanges ? .string(try SHA256.hex(ofFile: ranges)) : .null),
                 ("outputs", .array(wanted.map { .string($0.suffix) })),
                 ("replay_options", .array(replayOptions.map { .string($0) })),
             ]))

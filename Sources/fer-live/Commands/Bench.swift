@@ -12,12 +12,15 @@ struct Bench: ParsableCommand {
             shape. Latency is per image: a batch's time divided by its size. GFLOP/s is effective: the direct \
             convolution's 2 FLOPs per multiply-add (1.70 GFLOP per 48x48 image) over the median latency, \
             although Winograd convolutions do fewer. Without an installed model, a model of the same shape \
-            with random weights is built in memory (the speed is the same).
+            with random weights is built in memory (the speed is the same). As everywhere, a model with its \
+            8-bit ranges (see `fer-live quantize`) runs in 8 bits unless --precision float is given.
 
             Example: fer-live bench --batch 1 --threads 1 --iterations 100 --json
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     @Option(name: .customLong("batch"), help: "Images per pass (default 1; 64 with --training).")
     var batchOption: Int?
@@ -54,8 +57,8 @@ struct Bench: ParsableCommand {
         try reportingFailures {
             BLAS.setThreadCount(threads)
             if training { return try benchTraining() }
-            let (network, modelName) = try makeNetwork()
-            let side = network.inputSize, channels = network.architecture.inputChannels
+            let (network, shape, modelName) = try makeNetwork()
+            let side = shape.inputSize, channels = shape.architecture.inputChannels
             var random = SplitMix64(seed: 1)
             let input = Tensor(shape: [batch, channels, side, side],
                                scalars: (0..<batch * channels * side * side).map { _ in random.uniform(-2, 2) })
@@ -72,8 +75,8 @@ struct Bench: ParsableCommand {
                 let elapsed = DispatchTime.now().uptimeNanoseconds - start
                 if iteration >= warmup { perImage.append(Double(elapsed) / 1e6 / Double(batch)) }
             }
-            let result = BenchResult(model: modelName, network: network, batch: batch, threads: threads, interval: interval,
-                                     perImageMilliseconds: perImage)
+            let result = BenchResult(model: modelName, shape: shape, precision: network.precision, batch: batch, threads: threads,
+                                     interval: interval, perImageMilliseconds: perImage)
             print(json ? result.json.serialized : result.table)
         }
     }
@@ -105,21 +108,29 @@ struct Bench: ParsableCommand {
                                                 batch, threads, median, Double(batch) / median, iterations))
     }
 
-    private func makeNetwork() throws -> (ResNet9, String) {
-        if modelOptions.resolvedPath != nil {
+    private func makeNetwork() throws -> (any EmotionNetwork, ResNet9, String) {
+        if let path = modelOptions.resolvedPath {
             let loaded = try modelOptions.load()
-            return (loaded.makeNetwork(), modelOptions.resolvedPath!)
+            let float = loaded.makeNetwork()
+            return (try precisionOptions.network(for: loaded, at: path) ?? float, float, path)
+        }
+        guard precisionOptions.precision != .int8 else {
+            throw CommandFailure("--precision int8 needs a model and its ranges: " + ModelOptions.noModelMessage)
         }
         Terminal.note("no default model installed; benchmarking a ResNet9(1, 7) built in memory with random weights (same shape, same speed)")
         let architecture = ResNet9Architecture(inputChannels: 1, classCount: 7)
-        return (ResNet9(stateDict: .initialized(architecture, seed: 1), architecture: architecture), "in-memory")
+        let network = ResNet9(stateDict: .initialized(architecture, seed: 1), architecture: architecture)
+        return (network, network, "in-memory")
     }
 }
 
 /// Latency statistics of one benchmark run.
 struct BenchResult {
     let model: String
-    let network: ResNet9
+    /// The float network of the same weights: the shape and the work per image.
+    let shape: ResNet9
+    /// What ran: "float" or "int8".
+    let precision: String
     let batch: Int
     let threads: Int
     /// Milliseconds from one pass's start to the next (0: back to back).
@@ -132,16 +143,20 @@ struct BenchResult {
         return sorted[max(0, min(sorted.count - 1, Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1))]
     }
 
-    var gigaflops: Double { 2 * Double(network.multiplyAddsPerImage) / (percentile(50) / 1000) / 1e9 }
+    /// What ran the convolutions.
+    var engine: String { precision == "int8" ? "oneDNN int8" : "OpenBLAS \(BLAS.coreName)" }
+
+    var gigaflops: Double { 2 * Double(shape.multiplyAddsPerImage) / (percentile(50) / 1000) / 1e9 }
     var imagesPerSecond: Double { 1000 / percentile(50) }
 
     var json: JSONValue {
-        let a = network.architecture
+        let a = shape.architecture
         return .object([
             ("model", .string(model)),
             ("architecture", .string("ResNet9(\(a.inputChannels), \(a.classCount))")),
             ("widths", .array(a.widths.map { .integer($0) })),
-            ("input", .array([a.inputChannels, network.inputSize, network.inputSize].map { .integer($0) })),
+            ("input", .array([a.inputChannels, shape.inputSize, shape.inputSize].map { .integer($0) })),
+            ("precision", .string(precision)),
             ("batch", .integer(batch)),
             ("threads", .integer(threads)),
             ("interval_ms", .number(interval)),
@@ -152,19 +167,20 @@ struct BenchResult {
             ("min_ms", .number(perImageMilliseconds.min()!)),
             ("images_per_s", .number(imagesPerSecond)),
             ("gflops", .number(gigaflops)),
-            ("gflop_per_image", .number(2 * Double(network.multiplyAddsPerImage) / 1e9)),
+            ("gflop_per_image", .number(2 * Double(shape.multiplyAddsPerImage) / 1e9)),
             ("blas", .string("OpenBLAS \(BLAS.coreName)")),
+            ("engine", .string(engine)),
         ])
     }
 
     var table: String {
-        let a = network.architecture
+        let a = shape.architecture
         func ms(_ value: Double) -> String { String(format: "%.2f ms", value) }
         return """
             model       \(model): ResNet9(\(a.inputChannels), \(a.classCount)), widths \(a.widths.map(String.init).joined(separator: "/")), \
-            \(String(format: "%.2f", 2 * Double(network.multiplyAddsPerImage) / 1e9)) GFLOP per image
+            \(String(format: "%.2f", 2 * Double(shape.multiplyAddsPerImage) / 1e9)) GFLOP per image
             setup       batch \(batch), \(threads) thread\(threads == 1 ? "" : "s"), \(perImageMilliseconds.count) iterations\
-            \(interval > 0 ? String(format: " every %g ms", interval) : " back to back"), OpenBLAS \(BLAS.coreName)
+            \(interval > 0 ? String(format: " every %g ms", interval) : " back to back"), \(engine)
             per image   p50 \(ms(percentile(50)))   p90 \(ms(percentile(90)))   p99 \(ms(percentile(99)))   min \(ms(perImageMilliseconds.min()!))
             throughput  \(String(format: "%.1f", imagesPerSecond)) images/s   \(String(format: "%.1f", gigaflops)) GFLOP/s
             """

@@ -65,11 +65,12 @@ struct Evaluate: ParsableCommand {
                 fields += [("ece", .number(calibrated.expectedCalibrationError)), ("nll", .number(calibrated.negativeLogLikelihood)),
                            ("temperature", .number(Double(classifier.temperature))),
                            ("ece_uncalibrated", .number(raw.expectedCalibrationError)), ("nll_uncalibrated", .number(raw.negativeLogLikelihood)),
-                           ("flip_averaging", .bool(flip))]
+                           ("flip_averaging", .bool(flip)), ("precision", .string(classifier.network.precision))]
                 print(JSONValue.object(fields).serialized)
             } else {
                 print(report.table)
-                print(String(format: "\ncalibration (temperature %.4f%@): ECE %.4f, NLL %.4f; at temperature 1: ECE %.4f, NLL %.4f",
+                print("\nprecision: \(classifier.network.precision)")
+                print(String(format: "calibration (temperature %.4f%@): ECE %.4f, NLL %.4f; at temperature 1: ECE %.4f, NLL %.4f",
                              classifier.temperature, flip ? ", flip averaging" : "", calibrated.expectedCalibrationError,
                              calibrated.negativeLogLikelihood, raw.expectedCalibrationError, raw.negativeLogLikelihood))
             }

@@ -39,13 +39,19 @@ struct ClassifierOptions: ParsableArguments {
         valueName: "dir"))
     var ensemble: String?
 
+    @OptionGroup var precision: PrecisionOptions
+
     func validate() throws {
         if model.model != nil, ensemble != nil { throw ValidationError("--model and --ensemble: give one (an ensemble's models are the files in its directory)") }
+        if ensemble != nil, precision.precision == .int8 { throw ValidationError("--ensemble runs in float only (--precision float or auto)") }
     }
 
     /// The classifier these options ask for: the model's, or the ensemble's.
     func classifier(flipAveraging: Bool) throws -> EmotionClassifier {
-        guard let ensemble else { return EmotionClassifier(model: try model.load(), flipAveraging: flipAveraging) }
+        guard let ensemble else {
+            let loaded = try model.load()
+            return EmotionClassifier(model: loaded, network: try precision.network(for: loaded, at: model.resolvedPath), flipAveraging: flipAveraging)
+        }
         let paths = try Self.modelFiles(in: ensemble)
         let models = try paths.map { path in
             let loaded = try ModelLoader.load(path: path, overrides: try model.metadata.overrides())
@@ -66,6 +72,39 @@ struct ClassifierOptions: ParsableArguments {
             .filter { !$0.hasPrefix(".") && ["safetensors", "pth", "pt"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
         guard !names.isEmpty else { throw CommandFailure("\(directory): holds no model files (.safetensors, .pth, .pt)") }
         return names.map { (directory as NSString).appendingPathComponent($0) }
+    }
+}
+
+/// How the network computes: in float, or with 8-bit convolutions.
+struct PrecisionOptions: ParsableArguments {
+    enum Precision: String, ExpressibleByArgument, CaseIterable {
+        case auto, float, int8
+    }
+
+    @Option(help: ArgumentHelp(
+        "int8: the network's convolutions in 8-bit integers (oneDNN), about twice as fast; float: all in 32-bit floats; auto: int8 when the model has its ranges, else float.",
+        discussion: "int8 needs the model's ranges, NAME.int8.json beside it (made by `fer-live quantize`; the shipped model has them). BENCHMARKS.md gives the accuracy and speed of each.",
+        valueName: "precision"))
+    var precision: Precision = .auto
+
+    /// The network to run `model` (read from `path`) with: nil for float.
+    func network(for model: LoadedModel, at path: String?) throws -> (any EmotionNetwork)? {
+        guard precision != .float, let path else {
+            if precision == .int8 { throw CommandFailure(ModelOptions.noModelMessage) }
+            return nil
+        }
+        let sidecar = Int8Calibration.sidecarPath(forModel: path)
+        if precision == .auto, !FileManager.default.fileExists(atPath: sidecar) { return nil }
+        do {
+            let calibration = try Int8Calibration.load(path: sidecar, modelPath: path, modelDigest: try SHA256.hex(ofFile: path),
+                                                       blocks: model.architecture.blocks.count)
+            return try QuantizedResNet9(stateDict: model.stateDict, architecture: model.architecture, inputSize: model.metadata.inputSize,
+                                        calibration: calibration)
+        } catch where precision == .auto {
+            // Asked for nothing in particular: the float network does the same job, a little slower.
+            Terminal.note("\(error); running in float")
+            return nil
+        }
     }
 }
 

@@ -1,0 +1,88 @@
+import FERVision
+import Foundation
+import XCTest
+
+/// The 8-bit network against the float one: the same weights give nearly the same logits, the ranges
+/// file is tied to its model, and on real faces it keeps the float model's accuracy.
+final class QuantizedResNet9Tests: XCTestCase {
+    private func inputs(_ count: Int, seed: UInt64) -> Tensor {
+        var random = SplitMix64(seed: seed)
+        return Tensor(shape: [count, 1, 48, 48], scalars: (0..<count * 2304).map { _ in random.uniform(-2, 2) })
+    }
+
+    /// Logits within 2% of the float logits' spread: what 8 bits per activation and weight allow. A wrong
+    /// scale or bias moves them by far more (the bias added without its scaling: over a third of the spread).
+    func testLogitsAreTheFloatLogitsToWithinEightBitRounding() throws {
+        let model = try ModelLoader.load(path: Fixtures.path("narrow_resnet9.safetensors"))
+        let float = model.makeNetwork()
+        let calibration = Int8Calibration(peaks: float.blockOutputPeaks(for: inputs(64, seed: 3)), quantile: 1, modelDigest: "test")
+        XCTAssert(calibration.blockOutputRanges.allSatisfy { $0 > 0 })
+        let quantized = try QuantizedResNet9(stateDict: model.stateDict, architecture: model.architecture, calibration: calibration)
+        XCTAssertEqual(quantized.precision, "int8")
+        for (count, threads) in [(1, 1), (5, 2), (20, 2)] {
+            BLAS.setThreadCount(threads)
+            defer { BLAS.setThreadCount(1) }
+            let batch = inputs(count, seed: UInt64(10 + count))
+            let expected = float.logits(for: batch).scalars, got = quantized.logits(for: batch).scalars
+            XCTAssertEqual(got.count, expected.count)
+            let spread = expected.max()! - expected.min()!
+            let worst = zip(got, expected).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 0.02 * spread, "batch \(count), \(threads) threads: 8-bit logits \(worst) from float (spread \(spread))")
+            XCTAssertGreaterThan(spread, 0, "the test inputs give different logits")
+        }
+    }
+
+    func testRangesAreAQuantileOfTheImagesPeaks() {
+        let peaks: [[Float]] = (1...101).map { [Float($0), Float(2 * $0)] }
+        XCTAssertEqual(Int8Calibration(peaks: peaks, quantile: 1, modelDigest: "x").blockOutputRanges, [101, 202])
+        XCTAssertEqual(Int8Calibration(peaks: peaks, quantile: 0.5, modelDigest: "x").blockOutputRanges, [51, 102])
+    }
+
+    func testTheRangesFileBelongsToItsModel() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("int8-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let model = folder + "/m.safetensors"
+        XCTAssertEqual(Int8Calibration.sidecarPath(forModel: model), folder + "/m.int8.json")
+        let path = Int8Calibration.sidecarPath(forModel: model)
+        let calibration = Int8Calibration(blockOutputRanges: [1, 2, 3, 4, 5, 6, 7, 8], images: 10, quantile: 0.999, modelDigest: "abc")
+        try calibration.write(to: path)
+        XCTAssertEqual(try Int8Calibration.load(path: path, modelPath: model, modelDigest: "abc", blocks: 8), calibration)
+
+        func refusal(digest: String = "abc", blocks: Int = 8, at path: String) -> String {
+            do {
+                _ = try Int8Calibration.load(path: path, modelPath: model, modelDigest: digest, blocks: blocks)
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        XCTAssert(refusal(digest: "other", at: path).contains("another model file"), refusal(digest: "other", at: path))
+        XCTAssert(refusal(blocks: 9, at: path).contains("needs 9 positive finite block ranges"))
+        XCTAssert(refusal(at: folder + "/none.int8.json").contains("fer-live quantize"))
+        try Data("{\"format\": 3}".utf8).write(to: URL(fileURLWithPath: path))
+        XCTAssert(refusal(at: path).contains("not a fer-live 8-bit calibration"))
+    }
+
+    /// The shipped model with its shipped ranges, on every 4th FER2013 test face: the 8-bit network agrees
+    /// with the float one on nearly every face and keeps its accuracy.
+    func testShippedModelKeepsItsAccuracyInEightBits() throws {
+        let path = try RealData.shippedModel(), data = try RealData.fer2013()
+        BLAS.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
+        defer { BLAS.setThreadCount(1) }
+        let model = try ModelLoader.load(path: path)
+        let calibration = try Int8Calibration.load(path: Int8Calibration.sidecarPath(forModel: path), modelPath: path,
+                                                   modelDigest: try SHA256.hex(ofFile: path), blocks: model.architecture.blocks.count)
+        let float = EmotionClassifier(model: model)
+        let quantized = EmotionClassifier(model: model, network: try QuantizedResNet9(stateDict: model.stateDict, architecture: model.architecture,
+                                                                                       calibration: calibration))
+        let test = try ImageFolder.load(data + "/test", threads: 2)
+        let subset = Array(stride(from: 0, to: test.count, by: 4))
+        let a = float.classify(test, indices: subset), b = quantized.classify(test, indices: subset)
+        func accuracy(_ predictions: [EmotionPrediction]) -> Double {
+            Double(zip(subset, predictions).filter { test.classNames[test.labels[$0]] == float.classNames[$1.topIndex] }.count) / Double(subset.count)
+        }
+        let agreement = Double(zip(a, b).filter { $0.topIndex == $1.topIndex }.count) / Double(subset.count)
+        print("8-bit: agreement \(agreement), accuracy \(accuracy(b)) against float \(accuracy(a)) on \(subset.count) FER2013 test images")
+        XCTAssertGreaterThanOrEqual(agreement, 0.95)
+        XCTAssertGreaterThanOrEqual(accuracy(b), accuracy(a) - 0.01)
+    }
+}
