@@ -1,7 +1,8 @@
 """Latency through scene cuts: `fer-live replay` at 30 fps, headless, of frames whose faces are somewhere
 new in every frame (issue 22's done-when: end-to-end p99 under 33 ms over 600 frames, the first included).
 
-    python benchmarks/scene_cuts.py [--frames 600] [--rounds 3] [--peer NAME=BINARY ...] [--data ../shared/data/fer2013]
+    python benchmarks/scene_cuts.py [--frames 600] [--rounds 3] [--peer NAME=BINARY ...] [--variant NAME=FLAGS ...]
+                                    [--data ../shared/data/fer2013]
 
 Each 640x480 frame holds 1 to 3 FER2013 test faces, 120 to 200 pixels wide, at random places that change
 every frame, on a noisy background: the tracker can never follow a face, so every frame needs a search.
@@ -46,9 +47,9 @@ def make_frames(data, count, folder):
         Image.fromarray(frame, "L").save(os.path.join(folder, f"frame{i}.png"))
 
 
-def replay(binary, folder, scratch):
+def replay(binary, folder, scratch, flags=()):
     report, output = os.path.join(scratch, "latency.json"), os.path.join(scratch, "out.jsonl")
-    command = [binary, "replay", folder, "--headless", "--fps", "30", "--latency-report", report, "--output", output]
+    command = [binary, "replay", folder, "--headless", "--fps", "30", "--latency-report", report, "--output", output, *flags]
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed: {done.stderr.strip()}")
@@ -68,8 +69,11 @@ def main():
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=BINARY")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                        help="this build with extra replay flags (e.g. 'float=--precision float')")
     args = parser.parse_args()
-    builds = [("this build", args.binary)] + [tuple(peer.split("=", 1)) for peer in args.peer]
+    builds = [("this build", args.binary, [])] + [(*peer.split("=", 1), []) for peer in args.peer]
+    builds += [(name, args.binary, flags.split()) for name, flags in (variant.split("=", 1) for variant in args.variant)]
     with tempfile.TemporaryDirectory() as scratch:
         folder = os.path.join(scratch, "frames")
         os.makedirs(folder)
@@ -78,11 +82,11 @@ def main():
               f"{args.rounds} rounds, builds alternating; medians of the rounds\n")
         print("| build | frames | first frame ms | p50 ms | p99 ms | max ms | slowest frame (stage, ms in it) |")
         print("|---|---:|---:|---:|---:|---:|---|")
-        results = {label: [] for label, _ in builds}
+        results = {label: [] for label, _, _ in builds}
         for _ in range(args.rounds):
-            for label, binary in builds:
-                results[label].append(replay(binary, folder, scratch))
-        for label, _ in builds:
+            for label, binary, flags in builds:
+                results[label].append(replay(binary, folder, scratch, flags))
+        for label, _, _ in builds:
             rounds = results[label]
             median = {key: statistics.median(r[key] for r in rounds) for key in ("first", "p50", "p99", "max", "frames")}
             typical = sorted(rounds, key=lambda r: r["p99"])[len(rounds) // 2]["worst"]

@@ -28,6 +28,10 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
 
     public var precision: String { "int8" }
 
+    /// Batch sizes compiled when the network is made (about 10 ms each; others on first use): up to 3 faces
+    /// with their mirror images, what `camera` and `replay` classify per frame by default.
+    public static let preparedBatchSizes = 1...6
+
     /// Largest batch one pass takes; larger ones run in passes of this many.
     static let maxImagesPerPass = 16
 
@@ -42,11 +46,12 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         let prefix = ResNet9Architecture.classifierPrefix
         classifierWeights = stateDict.tensor("\(prefix).weight")!.scalars
         classifierBias = stateDict.tensor("\(prefix).bias")!.scalars
-        // Compiles the one-image pass now, so that what the CPU or oneDNN cannot do fails here, in one line.
+        // Compiles the passes a live stream uses now (what the CPU or oneDNN cannot do fails here, in one
+        // line), on the threads set now: the first frame with two faces must not wait for a compiler.
         lock.lock()
         defer { lock.unlock() }
         engine.useThreads(BLAS.threadCount)
-        _ = try pass(for: 1, threads: BLAS.threadCount)
+        for images in Self.preparedBatchSizes { _ = try pass(for: images, threads: BLAS.threadCount) }
     }
 
     /// Raw class scores for a batch [N, inputChannels, inputSize, inputSize] -> [N, classCount].

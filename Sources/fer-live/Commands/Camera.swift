@@ -51,6 +51,7 @@ struct Camera: ParsableCommand {
         try reportingFailures {
             let (width, height) = parsedSize!
             let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)
+            BLAS.setThreadCount(runOptions.threads)   // before the network is made: an 8-bit one compiles for them
             let classifier = try modelOptions.classifier(flipAveraging: runOptions.flip)
             let camera = try CameraSource(settings: settings, system: LibV4L2System(), color: runOptions.wantsColor)
             defer { camera.close() }
