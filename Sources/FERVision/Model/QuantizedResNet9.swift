@@ -17,7 +17,8 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     private let layers: [(weights: [Float], bias: [Float])]
     private let classifierWeights: [Float]
     private let classifierBias: [Float]
-    private let lock = NSLock()
+    /// Where every pass runs: one thread, so OpenMP keeps one warm team of threads for it.
+    private let worker = DedicatedThread(name: "fer-live.int8")
     /// The compiled pass for each batch size and thread count used so far (oneDNN splits a primitive's
     /// work for the threads there are when it is made).
     private var passes: [PassKey: Pass] = [:]
@@ -47,12 +48,22 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         classifierWeights = stateDict.tensor("\(prefix).weight")!.scalars
         classifierBias = stateDict.tensor("\(prefix).bias")!.scalars
         // Compiles the passes a live stream uses now (what the CPU or oneDNN cannot do fails here, in one
-        // line), on the threads set now: the first frame with two faces must not wait for a compiler.
-        lock.lock()
-        defer { lock.unlock() }
-        engine.useThreads(BLAS.threadCount)
-        for images in Self.preparedBatchSizes { _ = try pass(for: images, threads: BLAS.threadCount) }
+        // line), on the threads set now, and runs each once (its team of threads started, its memory
+        // touched): the first frame with two faces must not wait for a compiler.
+        let threads = BLAS.threadCount, engine = engine
+        try worker.run { () -> Result<Void, OneDNNError> in
+            engine.useThreads(threads)
+            return Result { () throws(OneDNNError) in
+                for images in Self.preparedBatchSizes {
+                    let pass = try pass(for: images, threads: threads)
+                    for step in pass.steps { try step.run(on: engine) }
+                    try engine.wait()
+                }
+            }
+        }.get()
     }
+
+    deinit { worker.stop() }
 
     /// Raw class scores for a batch [N, inputChannels, inputSize, inputSize] -> [N, classCount].
     public func logits(for batch: Tensor) -> Tensor {
@@ -70,12 +81,17 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     }
 
     private func computeLogits(for batch: Tensor) throws(OneDNNError) -> Tensor {
+        let threads = BLAS.threadCount
+        return try worker.run { () -> Result<Tensor, OneDNNError> in
+            Result { () throws(OneDNNError) in try self.computeLogits(for: batch, threads: threads) }
+        }.get()
+    }
+
+    /// On `worker`.
+    private func computeLogits(for batch: Tensor, threads: Int) throws(OneDNNError) -> Tensor {
         let images = batch.shape[0], classes = architecture.classCount
         let imageLength = architecture.inputChannels * inputSize * inputSize
         var result = [Float](repeating: 0, count: images * classes)
-        lock.lock()
-        defer { lock.unlock() }
-        let threads = BLAS.threadCount
         engine.useThreads(threads)
         for first in stride(from: 0, to: images, by: Self.maxImagesPerPass) {
             let count = min(Self.maxImagesPerPass, images - first)
