@@ -44,8 +44,8 @@ public final class CenterCropLocator: FaceLocator {
 /// How the whole frame is searched is the `schedule`: all of it every frame (lossless replay: each
 /// frame's faces are exactly `fer-live detect`'s), or, live, spread over frames (`SpreadSearch`), every
 /// frame also searched near the faces of the last one (`FaceFinder.faces(in:near:)`), so that no frame
-/// waits for a whole search: a frame with faces followed searches one part, and a frame without (a scene
-/// cut) as many parts as the schedule's time budget allows; the stream's first frame, all of it.
+/// waits for a whole search: a frame with faces followed searches one part, and a frame without (the
+/// first frames, a scene cut) as many parts as the schedule's time budget allows.
 /// A tracked face's crop is smoothed over frames (`cropSmoothing`): the eye cascade's few pixels of
 /// jitter would otherwise shift the crop from frame to frame, and the label with it.
 public final class CascadeFaceLocator: FaceLocator {
@@ -60,8 +60,7 @@ public final class CascadeFaceLocator: FaceLocator {
         case everyFrame
         /// The whole search cut into `frames` parts. A frame where faces are followed (found near where they
         /// were) searches one part; a frame where none is (none tracked, or all lost at a cut) searches parts
-        /// while `budget` seconds allow, at least one: the whole search at once when it fits. The first
-        /// frame searches whole. A new face
+        /// while `budget` seconds allow, at least one: the whole search at once when it fits. A new face
         /// beside followed ones appears at most `2 * frames - 1` frames after it comes into view.
         case spread(frames: Int, budget: Double = Schedule.defaultBudget)
 
@@ -74,7 +73,6 @@ public final class CascadeFaceLocator: FaceLocator {
     /// Weight of the newest frame's crop in a tracked face's crop (1: no smoothing).
     public let cropSmoothing: Double
     private let spreadSearch: SpreadSearch?
-    private var isFirstFrame = true
     private var crops: [Int: FaceCrop] = [:]
 
     public init(finder: FaceFinder, tracker: FaceTracker = FaceTracker(), aligner: FaceAligner = FaceAligner(framing: .box(margin: 0), eyeFinder: nil),
@@ -97,11 +95,7 @@ public final class CascadeFaceLocator: FaceLocator {
             let near = tracked.isEmpty ? [] : finder.faces(in: image, near: tracked)
             // A completed whole search adds the faces it found away from the ones followed this frame
             // (those are current; its boxes may be up to a cycle old).
-            // The stream's first frame searches whole: nothing is in flight yet, and a replay's or a
-            // screenshot's first frame shows its faces.
-            let allowed = isFirstFrame ? .infinity : near.isEmpty ? budget : 0
-            isFirstFrame = false
-            let new = (spreadSearch.advance(with: image, budget: allowed) ?? [])
+            let new = (spreadSearch.advance(with: image, budget: near.isEmpty ? budget : 0) ?? [])
                 .filter { face in !near.contains { $0.overlap(with: face) > 0.3 } }
             found = Array((near + new).sorted(by: FaceFinder.reportedBefore).prefix(maximumFaces))
         } else {
