@@ -24,25 +24,6 @@ final class SpreadSearchTests: XCTestCase {
         }
     }
 
-    /// With a time budget a frame searches parts while the budget lasts, judged by the time of the last
-    /// part: a budget for all of them is one whole search in one frame, one for two parts two per frame.
-    func testABudgetSearchesPartsWhileItLasts() throws {
-        try XCTSkipIf(CascadeFiles.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
-        let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
-        let finder = FaceFinder(detector: try FaceDetectionTests.defaultCascade())
-        // A clock that moves 1 ms each time it is read: each part "takes" 1 ms.
-        var now = 0.0
-        let clock = { () -> Double in now += 0.001; return now }
-        for scene in FaceScenes.compose(count: 3, from: test, seed: 9) {
-            let whole = finder.faces(in: scene.image)
-            let spread = SpreadSearch(finder: finder, parts: 4)
-            XCTAssertEqual(spread.advance(with: scene.image, budget: 1, clock: clock), whole, "a budget for every part: one search")
-            // Per part: read at its start and end (1 ms), then the check reads the clock once more.
-            XCTAssertNil(spread.advance(with: scene.image, budget: 0.0055, clock: clock), "two parts fit, not four")
-            XCTAssertEqual(spread.advance(with: scene.image, budget: 0.0055, clock: clock), whole)
-        }
-    }
-
     /// A frame of another size mid-cycle starts a cycle of its own: hits of different sizes never mix.
     func testNewFrameSizeStartsANewCycle() throws {
         try XCTSkipIf(CascadeFiles.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")

@@ -19,11 +19,9 @@ public final class SpreadSearch {
         self.parts = max(1, parts)
     }
 
-    /// Searches `image` with the next run of scales, and with further runs while `budget` seconds allow
-    /// (the time of the run before predicts the next); returns the faces (frame pixels, largest first)
-    /// when this frame completes a whole search, else nil. A budget of 0 searches one run.
-    public func advance(with image: ByteImage, budget: Double = 0, clock: () -> Double = MonotonicClock.seconds) -> [PixelRect]? {
-        let start = clock()
+    /// Searches `image` with the next run of scales; returns the faces (frame pixels, largest first)
+    /// when this frame completes a whole search, else nil.
+    public func advance(with image: ByteImage) -> [PixelRect]? {
         let searched = finder.searchImage(for: image)
         let detector = finder.detector
         guard let plan = detector.plan(for: searched.image, parameters: searched.parameters) else { return [] }
@@ -34,20 +32,13 @@ public final class SpreadSearch {
             next = 0
             hits = []
         }
-        var lastRun = 0.0
-        repeat {
-            let runStart = clock()
-            hits += detector.hits(in: searched.image, plan: plan, scales: runs[next], threads: finder.threads)
-            next += 1
-            lastRun = clock() - runStart
-            if next == runs.count {
-                let faces = finder.ordered(searched.toFrame(detector.group(hits, in: searched.image, parameters: searched.parameters)))
-                next = 0
-                hits = []
-                return faces.map(\.box)
-            }
-        } while clock() - start + lastRun <= budget
-        return nil
+        hits += detector.hits(in: searched.image, plan: plan, scales: runs[next], threads: finder.threads)
+        next += 1
+        guard next == runs.count else { return nil }
+        let faces = finder.ordered(searched.toFrame(detector.group(hits, in: searched.image, parameters: searched.parameters)))
+        next = 0
+        hits = []
+        return faces.map(\.box)
     }
 
     /// Consecutive runs of `costs`' indices, at most `parts` of them, none empty, each cut where the

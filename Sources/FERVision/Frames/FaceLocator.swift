@@ -42,10 +42,9 @@ public final class CenterCropLocator: FaceLocator {
 /// Faces found by a cascade, tracked across frames (for their numbers), and cut out by a `FaceAligner`.
 ///
 /// How the whole frame is searched is the `schedule`: all of it every frame (lossless replay: each
-/// frame's faces are exactly `fer-live detect`'s), or, live, spread over frames (`SpreadSearch`), every
-/// frame also searched near the faces of the last one (`FaceFinder.faces(in:near:)`), so that no frame
-/// waits for a whole search: a frame with faces followed searches one part, and a frame without (the
-/// first frames, a scene cut) as many parts as the schedule's time budget allows.
+/// frame's faces are exactly `fer-live detect`'s), or, live while faces are in view, spread over a few
+/// frames (`SpreadSearch`), every frame also searched near the faces of the last one
+/// (`FaceFinder.faces(in:near:)`), so no frame with a face to classify waits for a whole search.
 /// A tracked face's crop is smoothed over frames (`cropSmoothing`): the eye cascade's few pixels of
 /// jitter would otherwise shift the crop from frame to frame, and the label with it.
 public final class CascadeFaceLocator: FaceLocator {
@@ -58,15 +57,10 @@ public final class CascadeFaceLocator: FaceLocator {
     public enum Schedule: Sendable, Equatable {
         /// Every frame: no face the search can find is missed.
         case everyFrame
-        /// The whole search cut into `frames` parts. A frame where faces are followed (found near where they
-        /// were) searches one part; a frame where none is (none tracked, or all lost at a cut) searches parts
-        /// while `budget` seconds allow, at least one: the whole search at once when it fits. A new face
-        /// beside followed ones appears at most `2 * frames - 1` frames after it comes into view.
-        case spread(frames: Int, budget: Double = Schedule.defaultBudget)
-
-        /// The search time a frame without followed faces may take: about what classifying three faces
-        /// leaves of a 30 fps frame (BENCHMARKS.md, "Scene cuts").
-        public static let defaultBudget = 0.015
+        /// While faces are tracked, the whole search spread over `frames` frames, a part per frame, and
+        /// near the tracked faces in every frame; while none is, the whole search every frame. A new face
+        /// appears in the output at most `2 * frames - 1` frames after it comes into view.
+        case spread(frames: Int)
     }
 
     public let schedule: Schedule
@@ -83,22 +77,23 @@ public final class CascadeFaceLocator: FaceLocator {
         self.maximumFaces = maximumFaces
         self.schedule = schedule
         self.cropSmoothing = min(1, max(0, cropSmoothing))
-        if case .spread(let frames, _) = schedule { spreadSearch = SpreadSearch(finder: finder, parts: frames) } else { spreadSearch = nil }
+        if case .spread(let frames) = schedule { spreadSearch = SpreadSearch(finder: finder, parts: frames) } else { spreadSearch = nil }
     }
 
     public func locate(in image: ByteImage) -> [LocatedFace] {
+        // Tracked faces, including ones missed for a few frames (within the tracker's patience): a face
+        // the search lost for a frame is looked for where it was, not by a whole search.
+        let tracked = tracker.tracks.map(\.box)
         let found: [PixelRect]
-        if let spreadSearch, case .spread(_, let budget) = schedule {
-            // Tracked faces, including ones missed for a few frames (within the tracker's patience): a face
-            // the search lost for a frame is looked for where it was, not by a whole search.
-            let tracked = tracker.tracks.map(\.box)
-            let near = tracked.isEmpty ? [] : finder.faces(in: image, near: tracked)
+        if let spreadSearch, !tracked.isEmpty {
+            let near = finder.faces(in: image, near: tracked)
             // A completed whole search adds the faces it found away from the ones followed this frame
-            // (those are current; its boxes may be up to a cycle old).
-            let new = (spreadSearch.advance(with: image, budget: near.isEmpty ? budget : 0) ?? [])
-                .filter { face in !near.contains { $0.overlap(with: face) > 0.3 } }
+            // (those are current; its boxes are up to a cycle old).
+            let new = (spreadSearch.advance(with: image) ?? []).filter { face in !near.contains { $0.overlap(with: face) > 0.3 } }
             found = Array((near + new).sorted(by: FaceFinder.reportedBefore).prefix(maximumFaces))
         } else {
+            // Every frame's whole search; live, only while no face is tracked, when there is nothing to
+            // classify that it could delay.
             found = Array(finder.faces(in: image).prefix(maximumFaces))
         }
         let faces = tracker.update(with: found).map { face -> LocatedFace in

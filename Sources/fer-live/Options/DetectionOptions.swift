@@ -73,7 +73,7 @@ struct FaceOptions: ParsableArguments {
     @Option(help: "Most faces classified per frame (the largest first).")
     var maxFaces = 3
 
-    @Option(help: ArgumentHelp("Live (camera, replay at its pace): while faces are in view, spread the whole-frame face search over this many frames, a part per frame, beside a search near the faces already seen, so no frame waits for a whole search; a new face shows within 2n-1 frames. A frame where no face is followed (the first ones, a scene cut) searches as many parts as fit in 15 ms: the whole frame at once when it can. Lossless replay (--as-fast-as-possible) searches every frame whole.",
+    @Option(help: ArgumentHelp("Live (camera, replay at its pace): while faces are in view, spread the whole-frame face search over this many frames, a part per frame, beside a search near the faces already seen, so no frame waits for a whole search; a new face shows within 2n-1 frames (while no face is tracked, every frame is searched whole). Lossless replay (--as-fast-as-possible) searches every frame whole.",
                                valueName: "n"))
     var searchFrames = FaceOptions.liveSearchFrames
 
@@ -92,7 +92,7 @@ struct FaceOptions: ParsableArguments {
     /// or the center square when asked for or when no cascade can be read (with a warning saying why).
     /// Replay as fast as possible searches every frame whole, finding exactly what `detect
     /// --search-width` finds; live (camera, paced replay), the whole-frame search is spread over
-    /// `searchFrames` frames, time-bounded where no face is followed.
+    /// `searchFrames` frames while faces are in view.
     func locator(threads: Int, searchEveryFrame: Bool) -> (locator: FaceLocator, faceSlots: Int) {
         guard crop == .face else { return (CenterCropLocator(), 1) }
         do {
