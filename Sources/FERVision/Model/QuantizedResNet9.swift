@@ -13,6 +13,8 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     public let architecture: ResNet9Architecture
     public let inputSize: Int
     public let calibration: Int8Calibration
+    /// The most threads a pass uses, whatever `BLAS.threadCount` says (nil: no limit).
+    public let threadLimit: Int?
     private let engine: OneDNNEngine
     private let layers: [(weights: [Float], bias: [Float])]
     private let classifierWeights: [Float]
@@ -36,12 +38,17 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     /// Largest batch one pass takes; larger ones run in passes of this many.
     static let maxImagesPerPass = 16
 
+    /// - Parameter threadLimit: the most threads a pass uses. Live streams pass 1: oneDNN's OpenMP splits a
+    ///   pass evenly over its threads, so it waits for the slowest, and beside the face search on a
+    ///   2-core machine one of them was often not running (BENCHMARKS.md, "8-bit inference").
     /// - Precondition: the state dict matches `architecture` and the calibration has a range per block.
-    public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48, calibration: Int8Calibration) throws(OneDNNError) {
+    public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48, calibration: Int8Calibration,
+                threadLimit: Int? = nil) throws(OneDNNError) {
         precondition(calibration.blockOutputRanges.count == architecture.blocks.count)
         self.architecture = architecture
         self.inputSize = inputSize
         self.calibration = calibration
+        self.threadLimit = threadLimit
         engine = try OneDNNEngine()
         layers = ResNet9.foldedConvolutions(stateDict: stateDict, architecture: architecture)
         let prefix = ResNet9Architecture.classifierPrefix
@@ -50,7 +57,7 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         // Compiles the passes a live stream uses now (what the CPU or oneDNN cannot do fails here, in one
         // line), on the threads set now, and runs each once (its team of threads started, its memory
         // touched): the first frame with two faces must not wait for a compiler.
-        let threads = BLAS.threadCount, engine = engine
+        let threads = passThreads, engine = engine
         try worker.run { () -> Result<Void, OneDNNError> in
             engine.useThreads(threads)
             return Result { () throws(OneDNNError) in
@@ -80,8 +87,11 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         }
     }
 
+    /// Threads the next pass uses.
+    private var passThreads: Int { min(BLAS.threadCount, threadLimit ?? .max) }
+
     private func computeLogits(for batch: Tensor) throws(OneDNNError) -> Tensor {
-        let threads = BLAS.threadCount
+        let threads = passThreads
         return try worker.run { () -> Result<Tensor, OneDNNError> in
             Result { () throws(OneDNNError) in try self.computeLogits(for: batch, threads: threads) }
         }.get()

@@ -52,7 +52,7 @@ struct Camera: ParsableCommand {
             let (width, height) = parsedSize!
             let settings = CaptureSettings(device: device, width: width, height: height, framesPerSecond: fps, timeout: timeout)
             BLAS.setThreadCount(runOptions.threads)   // before the network is made: an 8-bit one compiles for them
-            let classifier = try modelOptions.classifier(flipAveraging: runOptions.flip)
+            let classifier = try modelOptions.classifier(flipAveraging: runOptions.flip, live: true)
             let camera = try CameraSource(settings: settings, system: LibV4L2System(), color: runOptions.wantsColor)
             defer { camera.close() }
             Terminal.note("\(device): \(camera.format)")

@@ -91,7 +91,7 @@ struct Replay: ParsableCommand {
             let source: FrameSource = runOptions.headless && inputs.contains(where: { !Self.isDirectory($0) })
                 ? VideoProgress(sequence) : sequence
             BLAS.setThreadCount(runOptions.threads)   // before the network is made: an 8-bit one compiles for them
-            let classifier = try modelOptions.classifier(flipAveraging: runOptions.flip)
+            let classifier = try modelOptions.classifier(flipAveraging: runOptions.flip, live: true)
             if analyzeWorker { Self.endWhenParentEnds() }
             let stoppedEarly = try LiveRun(options: runOptions, source: source, classifier: classifier, locator: faces.locator(threads: runOptions.threads, searchEveryFrame: asFastAsPossible),
                         policy: .lossless(batch: batch), pacing: asFastAsPossible ? .asFastAsPossible : .realTime, frameSize: frameSize,

@@ -46,11 +46,13 @@ struct ClassifierOptions: ParsableArguments {
         if ensemble != nil, precision.precision == .int8 { throw ValidationError("--ensemble runs in float only (--precision float or auto)") }
     }
 
-    /// The classifier these options ask for: the model's, or the ensemble's.
-    func classifier(flipAveraging: Bool) throws -> EmotionClassifier {
+    /// The classifier these options ask for: the model's, or the ensemble's. `live`: for a stream, where the
+    /// network shares the cores with the face search (an 8-bit network then runs each pass on one thread).
+    func classifier(flipAveraging: Bool, live: Bool = false) throws -> EmotionClassifier {
         guard let ensemble else {
             let loaded = try model.load()
-            return EmotionClassifier(model: loaded, network: try precision.network(for: loaded, at: model.resolvedPath), flipAveraging: flipAveraging)
+            return EmotionClassifier(model: loaded, network: try precision.network(for: loaded, at: model.resolvedPath, live: live),
+                                     flipAveraging: flipAveraging)
         }
         let paths = try Self.modelFiles(in: ensemble)
         let models = try paths.map { path in
@@ -88,7 +90,7 @@ struct PrecisionOptions: ParsableArguments {
     var precision: Precision = .auto
 
     /// The network to run `model` (read from `path`) with: nil for float.
-    func network(for model: LoadedModel, at path: String?) throws -> (any EmotionNetwork)? {
+    func network(for model: LoadedModel, at path: String?, live: Bool = false) throws -> (any EmotionNetwork)? {
         guard precision != .float, let path else {
             if precision == .int8 { throw CommandFailure(ModelOptions.noModelMessage) }
             return nil
@@ -99,7 +101,7 @@ struct PrecisionOptions: ParsableArguments {
             let calibration = try Int8Calibration.load(path: sidecar, modelPath: path, modelDigest: try SHA256.hex(ofFile: path),
                                                        blocks: model.architecture.blocks.count)
             return try QuantizedResNet9(stateDict: model.stateDict, architecture: model.architecture, inputSize: model.metadata.inputSize,
-                                        calibration: calibration)
+                                        calibration: calibration, threadLimit: live ? 1 : nil)
         } catch where precision == .auto {
             // Asked for nothing in particular: the float network does the same job, a little slower.
             Terminal.note("\(error); running in float")
