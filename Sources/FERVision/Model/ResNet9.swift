@@ -134,52 +134,46 @@ public final class ResNet9: EmotionNetwork, @unchecked Sendable {
         let channels = architecture.inputChannels, side = inputSize
         precondition(batch.shape.count == 4 && batch.shape[1] == channels && batch.shape[2] == side && batch.shape[3] == side,
                      "input \(batch.shape) does not match [N, \(channels), \(side), \(side)]")
-        let images = batch.shape[0], classes = architecture.classCount
+        return Tensor(shape: [batch.shape[0], architecture.classCount], scalars: logitsInPasses(batch, observe: nil))
+    }
+
+    /// Each image's largest value in each block's output (after its ReLU, residual add and pooling):
+    /// [images][blocks]. What 8-bit inference calibrates its ranges on (`Int8Calibration`).
+    public func blockOutputPeaks(for batch: Tensor) -> [[Float]] {
+        let blocks = architecture.blocks
+        var peaks = [[Float]](repeating: [Float](repeating: 0, count: blocks.count), count: batch.shape[0])
+        _ = logitsInPasses(batch) { first, count, block, values, side in
+            // Channel-major: image i's plane of channel c is at (c * count + i) * side * side.
+            let plane = side * side
+            for i in 0..<count {
+                var peak = -Float.infinity
+                for c in 0..<blocks[block].outChannels {
+                    let start = values + (c * count + i) * plane
+                    for j in 0..<plane { peak = max(peak, start[j]) }
+                }
+                peaks[first + i][block] = peak
+            }
+        }
+        return peaks
+    }
+
+    /// The logits [N * classes] of a batch, `maxImagesPerPass` images per pass; `observe` sees each pass's
+    /// block outputs (its first image, its image count, then as `forward`'s).
+    private func logitsInPasses(_ batch: Tensor, observe: ((Int, Int, Int, UnsafePointer<Float>, Int) -> Void)?) -> [Float] {
+        let images = batch.shape[0], classes = architecture.classCount, imageLength = batch.count / max(1, images)
         var result = [Float](repeating: 0, count: images * classes)
-        let imageLength = channels * side * side
         let workspace = workspaces.borrow(for: self)
         defer { workspaces.giveBack(workspace) }
         batch.scalars.withUnsafeBufferPointer { input in
             result.withUnsafeMutableBufferPointer { output in
                 for first in stride(from: 0, to: images, by: Self.maxImagesPerPass) {
                     let count = min(Self.maxImagesPerPass, images - first)
-                    forward(input.baseAddress! + first * imageLength, images: count,
-                            logits: output.baseAddress! + first * classes, workspace: workspace)
+                    forward(input.baseAddress! + first * imageLength, images: count, logits: output.baseAddress! + first * classes,
+                            workspace: workspace, observe: observe.map { observe in { observe(first, count, $0, $1, $2) } })
                 }
             }
         }
-        return Tensor(shape: [images, classes], scalars: result)
-    }
-
-    /// Each image's largest value in each block's output (after its ReLU, residual add and pooling):
-    /// [images][blocks]. What 8-bit inference calibrates its ranges on (`Int8Calibration`).
-    public func blockOutputPeaks(for batch: Tensor) -> [[Float]] {
-        let images = batch.shape[0], imageLength = batch.count / max(1, images), blocks = architecture.blocks
-        var peaks = [[Float]](repeating: [Float](repeating: 0, count: blocks.count), count: images)
-        var logits = [Float](repeating: 0, count: images * architecture.classCount)
-        let workspace = workspaces.borrow(for: self)
-        defer { workspaces.giveBack(workspace) }
-        batch.scalars.withUnsafeBufferPointer { input in
-            logits.withUnsafeMutableBufferPointer { output in
-                for first in stride(from: 0, to: images, by: Self.maxImagesPerPass) {
-                    let count = min(Self.maxImagesPerPass, images - first)
-                    forward(input.baseAddress! + first * imageLength, images: count, logits: output.baseAddress! + first * architecture.classCount,
-                            workspace: workspace) { block, values, side in
-                        // Channel-major: image i's plane of channel c is at (c * count + i) * side * side.
-                        let plane = side * side
-                        for i in 0..<count {
-                            var peak = -Float.infinity
-                            for c in 0..<blocks[block].outChannels {
-                                let start = values + (c * count + i) * plane
-                                for j in 0..<plane { peak = max(peak, start[j]) }
-                            }
-                            peaks[first + i][block] = peak
-                        }
-                    }
-                }
-            }
-        }
-        return peaks
+        return result
     }
 
     /// One pass over at most `maxImagesPerPass` images; `observe` sees each block's output (block index,
