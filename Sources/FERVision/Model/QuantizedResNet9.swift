@@ -40,7 +40,7 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
 
     /// - Parameter threadLimit: the most threads a pass uses. Live streams pass 1: oneDNN's OpenMP splits a
     ///   pass evenly over its threads, so it waits for the slowest, and beside the face search on a
-    ///   2-core machine one of them was often not running (BENCHMARKS.md, "8-bit inference").
+    ///   2-core machine one of them was often not running (BENCHMARKS.md, "With 8-bit inference").
     /// - Precondition: the state dict matches `architecture` and the calibration has a range per block.
     public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48, calibration: Int8Calibration,
                 threadLimit: Int? = nil) throws(OneDNNError) {
