@@ -100,5 +100,33 @@ final class FaceTrackerTests: XCTestCase {
         XCTAssertLessThanOrEqual(delay, 2 * frames - 1, "a new face waited \(delay) frames for a whole-frame search")
         XCTAssertNotEqual(secondIndex, 0, "the new face has its own index")
     }
+
+    /// A scene cut: the face jumps to a new place. The old place is searched for only `searchPatience`
+    /// frames; then, with nothing followed, the whole frame is searched and the face found at once, not
+    /// after a spread search's cycle (up to `2 * frames - 1` frames).
+    func testSceneCutFindsTheFaceAtItsNewPlaceWithinTheSearchPatience() throws {
+        try XCTSkipIf(CascadeFiles.locate() == nil, "no face cascade (apt-get install opencv-data): skipping")
+        let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
+        let finder = FaceFinder(detector: try FaceDetectionTests.defaultCascade())
+        let happy = test.labels.indices.filter { test.labels[$0] == test.classNames.firstIndex(of: "happy")! }
+        func frame(_ face: [UInt8], left: Int, top: Int) -> ByteImage {
+            var pixels = [UInt8](repeating: 110, count: 640 * 480)
+            for y in 0..<150 { for x in 0..<150 { pixels[(top + y) * 640 + left + x] = face[y * 150 + x] } }
+            return ByteImage(width: 640, height: 480, pixels: pixels)
+        }
+        // A face the cascade finds alone in a frame, at both places.
+        let face = try XCTUnwrap(happy.lazy.map { LinearResize.resize(ByteImage(width: 48, height: 48, pixels: Array(test.image($0))), width: 150, height: 150) }
+            .first { face in [(60, 160), (430, 40)].allSatisfy { finder.faces(in: frame(face, left: $0.0, top: $0.1)).count == 1 } })
+        let locator = CascadeFaceLocator(finder: finder, schedule: .spread(frames: 8), searchPatience: 1)
+        let cut = 9   // when a spread cycle starts (frame 0 searches all, 1-8 the first cycle)
+        var foundAfterCut: Int?
+        for step in 0..<(cut + 12) {
+            let found = locator.locate(in: step < cut ? frame(face, left: 60, top: 160) : frame(face, left: 430, top: 40))
+            if step < cut { XCTAssertEqual(found.count, 1, "frame \(step): the face before the cut") }
+            if step >= cut, foundAfterCut == nil, found.contains(where: { $0.box.x > 320 }) { foundAfterCut = step - cut }
+        }
+        let delay = try XCTUnwrap(foundAfterCut, "the face was never found after the cut")
+        XCTAssertLessThanOrEqual(delay, locator.searchPatience + 1, "the cut's face waited \(delay) frames")
+    }
 }
 

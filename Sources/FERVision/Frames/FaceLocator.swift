@@ -47,6 +47,10 @@ public final class CenterCropLocator: FaceLocator {
 /// (`FaceFinder.faces(in:near:)`), so no frame with a face to classify waits for a whole search.
 /// A tracked face's crop is smoothed over frames (`cropSmoothing`): the eye cascade's few pixels of
 /// jitter would otherwise shift the crop from frame to frame, and the label with it.
+///
+/// A face the search misses keeps its track (and number) for the tracker's patience, but is looked for
+/// where it was only for `searchPatience` frames: after a scene cut, searching near every face of the
+/// last shot for ten frames cost more than the whole search that finds the new ones.
 public final class CascadeFaceLocator: FaceLocator {
     public let finder: FaceFinder
     public let tracker: FaceTracker
@@ -66,24 +70,28 @@ public final class CascadeFaceLocator: FaceLocator {
     public let schedule: Schedule
     /// Weight of the newest frame's crop in a tracked face's crop (1: no smoothing).
     public let cropSmoothing: Double
+    /// Frames a missed face is still searched for near its last box.
+    public let searchPatience: Int
     private let spreadSearch: SpreadSearch?
     private var crops: [Int: FaceCrop] = [:]
 
     public init(finder: FaceFinder, tracker: FaceTracker = FaceTracker(), aligner: FaceAligner = FaceAligner(framing: .box(margin: 0), eyeFinder: nil),
-                maximumFaces: Int = 3, schedule: Schedule = .everyFrame, cropSmoothing: Double = 0.5) {
+                maximumFaces: Int = 3, schedule: Schedule = .everyFrame, cropSmoothing: Double = 0.5, searchPatience: Int = 1) {
         self.finder = finder
         self.tracker = tracker
         self.aligner = aligner
         self.maximumFaces = maximumFaces
         self.schedule = schedule
         self.cropSmoothing = min(1, max(0, cropSmoothing))
+        self.searchPatience = max(0, searchPatience)
         if case .spread(let frames) = schedule { spreadSearch = SpreadSearch(finder: finder, parts: frames) } else { spreadSearch = nil }
     }
 
     public func locate(in image: ByteImage) -> [LocatedFace] {
-        // Tracked faces, including ones missed for a few frames (within the tracker's patience): a face
-        // the search lost for a frame is looked for where it was, not by a whole search.
-        let tracked = tracker.tracks.map(\.box)
+        // Faces seen in the last frames: one the search lost for a frame is looked for where it was, not
+        // by a whole search; the most recently seen first, as many as are classified.
+        let tracked = tracker.tracks.filter { $0.missed <= searchPatience }.sorted { $0.missed < $1.missed }
+            .prefix(maximumFaces).map(\.box)
         let found: [PixelRect]
         if let spreadSearch, !tracked.isEmpty {
             let near = finder.faces(in: image, near: tracked)
