@@ -32,6 +32,29 @@ final class QuantizedResNet9Tests: XCTestCase {
         }
     }
 
+    /// Live, on two cores, a pass runs on one thread and a batch is split between two lanes: every image
+    /// still gets its own logits, in its own place (against each image passed alone), for batches split
+    /// evenly, unevenly, and beyond one pass's largest batch.
+    func testABatchSplitBetweenLanesKeepsEachImagesLogits() throws {
+        let model = try ModelLoader.load(path: Fixtures.path("narrow_resnet9.safetensors"))
+        let float = model.makeNetwork()
+        let calibration = Int8Calibration(peaks: float.blockOutputPeaks(for: inputs(64, seed: 3)), quantile: 1, modelDigest: "test")
+        BLAS.setThreadCount(2)
+        defer { BLAS.setThreadCount(1) }
+        let live = try QuantizedResNet9(stateDict: model.stateDict, architecture: model.architecture, calibration: calibration, threadLimit: 1)
+        for count in [2, 3, 6, 33] {
+            let batch = inputs(count, seed: UInt64(40 + count))
+            let together = live.logits(for: batch).scalars
+            XCTAssertEqual(together.count, count * 7)
+            for image in 0..<count {
+                let alone = live.logits(for: Tensor(shape: [1, 1, 48, 48], scalars: Array(batch.scalars[image * 2304..<(image + 1) * 2304]))).scalars
+                let spread = alone.max()! - alone.min()!
+                let worst = zip(together[image * 7..<(image + 1) * 7], alone).map { abs($0 - $1) }.max()!
+                XCTAssertLessThanOrEqual(worst, 0.001 * spread, "batch \(count), image \(image): \(worst) from its logits alone")
+            }
+        }
+    }
+
     func testRangesAreAQuantileOfTheImagesPeaks() {
         let peaks: [[Float]] = (1...101).map { [Float($0), Float(2 * $0)] }
         XCTAssertEqual(Int8Calibration(peaks: peaks, quantile: 1, modelDigest: "x").blockOutputRanges, [101, 202])

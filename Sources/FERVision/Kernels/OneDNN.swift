@@ -20,6 +20,8 @@ private func check(_ status: dnnl_status_t, _ call: @autoclosure () -> String) t
 final class OneDNNEngine: @unchecked Sendable {
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
+    /// The engine whose oneDNN engine this one shares, kept alive as long as this one; nil when it owns it.
+    private let sharedFrom: OneDNNEngine?
 
     init() throws(OneDNNError) {
         var engine: dnnl_engine_t?
@@ -33,11 +35,22 @@ final class OneDNNEngine: @unchecked Sendable {
         }
         self.engine = engine!
         self.stream = stream!
+        sharedFrom = nil
+    }
+
+    /// A second stream on `other`'s engine, for passes on another thread at the same time: memory made on
+    /// either serves primitives of both.
+    init(streamOn other: OneDNNEngine) throws(OneDNNError) {
+        var stream: dnnl_stream_t?
+        try check(dnnl_stream_create(&stream, other.engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+        engine = other.engine
+        self.stream = stream!
+        sharedFrom = other
     }
 
     deinit {
         dnnl_stream_destroy(stream)
-        dnnl_engine_destroy(engine)
+        if sharedFrom == nil { dnnl_engine_destroy(engine) }
     }
 }
 

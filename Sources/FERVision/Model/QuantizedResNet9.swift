@@ -8,22 +8,37 @@ import Foundation
 /// oneDNN picks its kernels for the CPU at run time (AVX2, AVX-512, VNNI). Results differ from the float
 /// network's by the rounding to 8 bits: BENCHMARKS.md and the model card give the accuracy it keeps.
 ///
-/// Thread safety: `logits(for:)` may be called from several threads; passes run one at a time.
+/// Thread safety: `logits(for:)` may be called from several threads; passes run one at a time per lane.
 public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     public let architecture: ResNet9Architecture
     public let inputSize: Int
     public let calibration: Int8Calibration
     /// The most threads a pass uses, whatever `BLAS.threadCount` says (nil: no limit).
     public let threadLimit: Int?
-    private let engine: OneDNNEngine
     private let layers: [(weights: [Float], bias: [Float])]
     private let classifierWeights: [Float]
     private let classifierBias: [Float]
-    /// Where every pass runs: one thread, so OpenMP keeps one warm team of threads for it.
-    private let worker = DedicatedThread(name: "fer-live.int8")
-    /// The compiled pass for each batch size and thread count used so far (oneDNN splits a primitive's
-    /// work for the threads there are when it is made).
-    private var passes: [PassKey: Pass] = [:]
+    /// Where passes run: one lane, or, live on a machine of several cores (`threadLimit` 1), two, each
+    /// taking half of a batch's images at the same time.
+    private let lanes: [Lane]
+    /// Guards `convertedLayers`, which lanes compiling passes at the same time share.
+    private let conversions = NSLock()
+
+    /// A thread with its own stream and compiled passes. oneDNN's primitives (as Debian builds it) share
+    /// one scratchpad per thread, so each runs on the thread that made it: a lane's passes stay on its
+    /// thread, where OpenMP also keeps one warm team of threads for them.
+    private final class Lane: @unchecked Sendable {
+        let worker: DedicatedThread
+        let engine: OneDNNEngine
+        /// The compiled pass for each batch size and thread count used so far (oneDNN splits a
+        /// primitive's work for the threads there are when it is made). Touched only on `worker`.
+        var passes: [PassKey: Pass] = [:]
+
+        init(name: String, engine: OneDNNEngine) {
+            worker = DedicatedThread(name: name)
+            self.engine = engine
+        }
+    }
 
     private struct PassKey: Hashable {
         let images: Int, threads: Int
@@ -49,7 +64,11 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         self.inputSize = inputSize
         self.calibration = calibration
         self.threadLimit = threadLimit
-        engine = try OneDNNEngine()
+        let engine = try OneDNNEngine()
+        // Two faces (or one with its mirror image) on a frame where both cores are free take half the
+        // time on two lanes; a lane on its own thread waits for nobody's barrier, as a 2-thread pass did.
+        lanes = [Lane(name: "fer-live.int8", engine: engine)]
+            + (threadLimit == 1 && BLAS.threadCount > 1 ? [Lane(name: "fer-live.int8.b", engine: try OneDNNEngine(streamOn: engine))] : [])
         layers = ResNet9.foldedConvolutions(stateDict: stateDict, architecture: architecture)
         let prefix = ResNet9Architecture.classifierPrefix
         classifierWeights = stateDict.tensor("\(prefix).weight")!.scalars
@@ -57,20 +76,24 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         // Compiles the passes a live stream uses now (what the CPU or oneDNN cannot do fails here, in one
         // line), on the threads set now, and runs each once (its team of threads started, its memory
         // touched): the first frame with two faces must not wait for a compiler.
-        let threads = passThreads, engine = engine
-        try worker.run { () -> Result<Void, OneDNNError> in
-            engine.useThreads(threads)
-            return Result { () throws(OneDNNError) in
-                for images in Self.preparedBatchSizes {
-                    let pass = try pass(for: images, threads: threads)
-                    for step in pass.steps { try step.run(on: engine) }
-                    try engine.wait()
+        let threads = passThreads
+        for (index, lane) in lanes.enumerated() {
+            // A batch split over the lanes gives the second at most half of the largest prepared one.
+            let sizes = index == 0 ? Self.preparedBatchSizes : 1...Self.preparedBatchSizes.upperBound / 2
+            try lane.worker.run { () -> Result<Void, OneDNNError> in
+                lane.engine.useThreads(threads)
+                return Result { () throws(OneDNNError) in
+                    for images in sizes {
+                        let pass = try pass(for: images, threads: threads, on: lane)
+                        for step in pass.steps { try step.run(on: lane.engine) }
+                        try lane.engine.wait()
+                    }
                 }
-            }
-        }.get()
+            }.get()
+        }
     }
 
-    deinit { worker.stop() }
+    deinit { lanes.forEach { $0.worker.stop() } }
 
     /// Raw class scores for a batch [N, inputChannels, inputSize, inputSize] -> [N, classCount].
     public func logits(for batch: Tensor) -> Tensor {
@@ -91,29 +114,40 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     private var passThreads: Int { min(BLAS.threadCount, threadLimit ?? .max) }
 
     private func computeLogits(for batch: Tensor) throws(OneDNNError) -> Tensor {
-        let threads = passThreads
-        return try worker.run { () -> Result<Tensor, OneDNNError> in
-            Result { () throws(OneDNNError) in try self.computeLogits(for: batch, threads: threads) }
-        }.get()
+        let threads = passThreads, images = batch.shape[0]
+        let half = (images + 1) / 2
+        let parts = lanes.count > 1 && images > 1 ? [0..<half, half..<images] : [0..<images]
+        let outcomes = Locked([Result<[Float], OneDNNError>](repeating: .success([]), count: parts.count))
+        DispatchQueue.concurrentPerform(iterations: parts.count) { part in
+            let lane = lanes[part]
+            let outcome = lane.worker.run { () -> Result<[Float], OneDNNError> in
+                Result { () throws(OneDNNError) in try self.logits(of: batch, images: parts[part], threads: threads, on: lane) }
+            }
+            outcomes.withLock { $0[part] = outcome }
+        }
+        var scalars: [Float] = []
+        for outcome in outcomes.withLock({ $0 }) { scalars += try outcome.get() }
+        return Tensor(shape: [images, architecture.classCount], scalars: scalars)
     }
 
-    /// On `worker`.
-    private func computeLogits(for batch: Tensor, threads: Int) throws(OneDNNError) -> Tensor {
-        let images = batch.shape[0], classes = architecture.classCount
+    /// The logits of `images` of `batch`, on `lane`'s thread.
+    private func logits(of batch: Tensor, images: Range<Int>, threads: Int, on lane: Lane) throws(OneDNNError) -> [Float] {
+        let classes = architecture.classCount
         let imageLength = architecture.inputChannels * inputSize * inputSize
-        var result = [Float](repeating: 0, count: images * classes)
-        engine.useThreads(threads)
-        for first in stride(from: 0, to: images, by: Self.maxImagesPerPass) {
-            let count = min(Self.maxImagesPerPass, images - first)
-            let pass = try pass(for: count, threads: threads)
+        var result = [Float](repeating: 0, count: images.count * classes)
+        lane.engine.useThreads(threads)
+        for first in stride(from: 0, to: images.count, by: Self.maxImagesPerPass) {
+            let count = min(Self.maxImagesPerPass, images.count - first)
+            let pass = try pass(for: count, threads: threads, on: lane)
             batch.scalars.withUnsafeBufferPointer { input in
-                pass.input.data.assumingMemoryBound(to: Float.self).update(from: input.baseAddress! + first * imageLength, count: count * imageLength)
+                pass.input.data.assumingMemoryBound(to: Float.self)
+                    .update(from: input.baseAddress! + (images.lowerBound + first) * imageLength, count: count * imageLength)
             }
-            for step in pass.steps { try step.run(on: engine) }
-            try engine.wait()
+            for step in pass.steps { try step.run(on: lane.engine) }
+            try lane.engine.wait()
             pass.logits(into: &result, first: first, count: count, weights: classifierWeights, bias: classifierBias)
         }
-        return Tensor(shape: [images, classes], scalars: result)
+        return result
     }
 
     /// Each block's weights and bias converted for oneDNN, one entry per weights layout seen.
@@ -122,6 +156,8 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     /// The converted weights and bias of `block` whose weights satisfy `matching`, made by `convert` the first time.
     private func converted(block: Int, _ convert: () throws(OneDNNError) -> (OneDNNTensor, OneDNNTensor),
                            matching: (OneDNNTensor) -> Bool) throws(OneDNNError) -> (OneDNNTensor, OneDNNTensor) {
+        conversions.lock()
+        defer { conversions.unlock() }
         if let found = convertedLayers[block, default: []].first(where: { matching($0.weights) }) { return found }
         let made = try convert()
         convertedLayers[block, default: []].append(made)
@@ -129,12 +165,12 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     }
 
     /// The compiled pass for `images` images on `threads` threads, the calling thread's OpenMP setting
-    /// (made on first use: oneDNN generates its kernels then).
-    private func pass(for images: Int, threads: Int) throws(OneDNNError) -> Pass {
+    /// (made on first use, on `lane`'s thread: oneDNN generates its kernels then).
+    private func pass(for images: Int, threads: Int, on lane: Lane) throws(OneDNNError) -> Pass {
         let key = PassKey(images: images, threads: threads)
-        if let pass = passes[key] { return pass }
-        let pass = try Pass(images: images, network: self)
-        passes[key] = pass
+        if let pass = lane.passes[key] { return pass }
+        let pass = try Pass(images: images, network: self, engine: lane.engine)
+        lane.passes[key] = pass
         return pass
     }
 
@@ -146,8 +182,8 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         let featureScale: Float
         var steps: [OneDNNStep] = []
 
-        init(images n: Int, network: QuantizedResNet9) throws(OneDNNError) {
-            let engine = network.engine, architecture = network.architecture
+        init(images n: Int, network: QuantizedResNet9, engine: OneDNNEngine) throws(OneDNNError) {
+            let architecture = network.architecture
             let ranges = network.calibration.blockOutputRanges
             input = try OneDNNTensor(TensorLayout([n, architecture.inputChannels, network.inputSize, network.inputSize], dnnl_f32, dnnl_nchw),
                                      engine: engine)
