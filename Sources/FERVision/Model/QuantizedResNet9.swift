@@ -55,7 +55,9 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
 
     /// - Parameter threadLimit: the most threads a pass uses. Live streams pass 1: oneDNN's OpenMP splits a
     ///   pass evenly over its threads, so it waits for the slowest, and beside the face search on a
-    ///   2-core machine one of them was often not running (BENCHMARKS.md, "With 8-bit inference").
+    ///   2-core machine one of them was often not running (BENCHMARKS.md, "With 8-bit inference"). With 1,
+    ///   on a machine of several cores (`BLAS.threadCount` above 1), a batch of several images is split
+    ///   between two lanes of one thread each (BENCHMARKS.md, "Several faces on two lanes").
     /// - Precondition: the state dict matches `architecture` and the calibration has a range per block.
     public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48, calibration: Int8Calibration,
                 threadLimit: Int? = nil) throws(OneDNNError) {
@@ -67,8 +69,8 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         let engine = try OneDNNEngine()
         // Two faces (or one with its mirror image) on a frame where both cores are free take half the
         // time on two lanes; a lane on its own thread waits for nobody's barrier, as a 2-thread pass did.
-        lanes = [Lane(name: "fer-live.int8", engine: engine)]
-            + (threadLimit == 1 && BLAS.threadCount > 1 ? [Lane(name: "fer-live.int8.b", engine: try OneDNNEngine(streamOn: engine))] : [])
+        let second = threadLimit == 1 && BLAS.threadCount > 1 ? try OneDNNEngine(streamOn: engine) : nil
+        lanes = [Lane(name: "fer-live.int8", engine: engine)] + (second.map { [Lane(name: "fer-live.int8.b", engine: $0)] } ?? [])
         layers = ResNet9.foldedConvolutions(stateDict: stateDict, architecture: architecture)
         let prefix = ResNet9Architecture.classifierPrefix
         classifierWeights = stateDict.tensor("\(prefix).weight")!.scalars
