@@ -123,7 +123,7 @@ struct FramingOptions: ParsableArguments {
     /// The defaults, chosen on the development people of the labelled real clips (BENCHMARKS.md, "Real
     /// faces, every emotion"): the cascade's square grown by a twentieth of its side on every side
     /// classified them best (0.761 of the labelled frames against 0.723 at 0.1 and 0.685 at 0), above all
-    /// the crying and frightened faces, which a wider crop took for happy and surprise.
+    /// the crying and frightened faces, which a wider crop took for happy.
     static let defaultFraming = Framing.box
     static let defaultMargin = 0.05
 
