@@ -163,6 +163,23 @@ final class AnalyzeCLITests: XCTestCase {
         XCTAssert(other.stderr.contains("holds results made with other settings"), other.stderr)
     }
 
+    /// A folder begun under other defaults (here the box margin of 0.1, the default until 2026-12-06) is
+    /// refused, not finished with results of a second kind.
+    func testAFolderBegunUnderOtherDefaultsIsRefused() throws {
+        try clip("clips/c0.mp4")
+        let out = path("out")
+        XCTAssertEqual(try analyze([path("clips")], into: out, replay: []).status, 0)
+        let settings = out + "/settings.json"
+        let recorded = try String(contentsOfFile: settings, encoding: .utf8)
+        XCTAssert(recorded.contains(#""replay_defaults":{"framing":"box","margin":0.05,"#), recorded)
+        try recorded.replacingOccurrences(of: #""margin":0.05"#, with: #""margin":0.1"#).write(toFile: settings, atomically: true, encoding: .utf8)
+        try clip("clips/c1.mp4", seed: 1)
+        let again = try analyze([path("clips")], into: out, replay: [])
+        XCTAssertEqual(again.status, 1)
+        XCTAssert(again.stderr.contains("holds results made with other settings"), again.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/c1.mp4.jsonl"), "nothing was added to the folder")
+    }
+
     func testAListOfInputsWithAMissingOne() throws {
         try clip("clips/a.mp4", seed: 1)
         try clip("clips/b.mp4", seed: 2)

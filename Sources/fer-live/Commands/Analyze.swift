@@ -107,6 +107,7 @@ struct Analyze: ParsableCommand {
                 ("int8_ranges_sha256", usesRanges ? .string(try SHA256.hex(ofFile: ranges)) : .null),
                 ("outputs", .array(wanted.map { .string($0.suffix) })),
                 ("replay_options", .array(replayOptions.map { .string($0) })),
+                ("replay_defaults", Self.resultDefaults),
             ]))
             let manifest = try BatchManifest(folder: out)
             for input in missing where manifest.latest[input.key]?.state != .failed {
@@ -129,6 +130,16 @@ struct Analyze: ParsableCommand {
             if failedNow > 0 { throw ExitCode.failure }
         }
     }
+
+    /// The defaults behind every result that the options above do not name: a folder begun before one of
+    /// them changed (the box margin went from 0.1 to 0.05) is refused, not finished with the new one.
+    static let resultDefaults = JSONValue.object([
+        ("framing", .string(FramingOptions.defaultFraming.rawValue)),
+        ("margin", .number(FramingOptions.defaultMargin)),
+        ("smoothing", .float(RunOptions.defaultSmoothing)),
+        ("hysteresis", .float(RunOptions.defaultHysteresis)),
+        ("flip", .bool(RunOptions.defaultFlip)),
+    ])
 
     private static func inShard(_ key: String, _ index: Int, _ count: Int) -> Bool {
         // A missing list entry has no place in the key order of the present ones; it goes by its name.
