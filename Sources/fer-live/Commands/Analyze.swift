@@ -18,7 +18,7 @@ struct Analyze: ParsableCommand {
 
             --out/manifest.jsonl records each input's state (done or failed, the reason, its size, time and \
             SHA-256, its results). A rerun skips the inputs done and unchanged, redoes changed and failed ones, \
-            and refuses a folder made with another model or options. A damaged input is recorded as failed and \
+            and refuses a folder made with another model, options or defaults. A damaged input is recorded as failed and \
             the batch goes on; the exit status is 1 when any input failed, 130 after Ctrl-C (run the same \
             command again to go on).
 
