@@ -133,7 +133,7 @@ struct Analyze: ParsableCommand {
 
     /// The defaults behind every result that the options above do not name: a folder begun before one of
     /// them changed (the box margin went from 0.1 to 0.05) is refused, not finished with the new one.
-    static let resultDefaults = JSONValue.object([
+    private static let resultDefaults = JSONValue.object([
         ("framing", .string(FramingOptions.defaultFraming.rawValue)),
         ("margin", .number(FramingOptions.defaultMargin)),
         ("smoothing", .float(RunOptions.defaultSmoothing)),
