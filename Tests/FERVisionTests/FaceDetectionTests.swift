@@ -57,6 +57,62 @@ final class FaceDetectionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Double(near), 0.9 * Double(full))
     }
 
+    /// The stump scanner's batches of eight windows find, at every scale and both window steps, exactly
+    /// the windows the general evaluator finds judging one window at a time (OpenCV's arithmetic and
+    /// column skipping), in the same order: on faces, textured background and a flat band no window
+    /// there can be judged in.
+    func testBatchedStumpScanFindsWhatTheEvaluatorFindsWindowByWindow() throws {
+        let detector = try detectorOrSkip()
+        let test = try ImageFolder.load(try RealData.fer2013() + "/test", threads: 2)
+        var hitsByStep = [1: 0, 2: 0]
+        for scene in FaceScenes.compose(count: 4, from: test, seed: 5) {
+            var pixels = scene.image.pixels
+            for index in (100 * 640)..<(150 * 640) { pixels[index] = 128 }
+            for image in [ByteImage(width: 640, height: 480, pixels: pixels),
+                          ByteImage(width: 320, height: 240, pixels: LinearResize.resize(scene.image, width: 320, height: 240))] {
+                let plan = try XCTUnwrap(detector.plan(for: image, parameters: DetectionParameters(minSize: 24)))
+                let scanner = try XCTUnwrap(HaarStumpScanner(cascade: detector.cascade, stride: plan.stride))
+                for scale in plan.scales {
+                    let batched = detector.detections(in: image, scale: scale, stripes: plan.stripes, stride: plan.stride, scanner: scanner)
+                    let alone = detector.detections(in: image, scale: scale, stripes: plan.stripes, stride: plan.stride, scanner: nil)
+                    XCTAssertTrue(batched == alone, "scale \(scale) of a \(image.width)-wide frame: \(batched.count) hits, not \(alone.count)")
+                    hitsByStep[scale >= 2 ? 1 : 2, default: 0] += alone.count
+                }
+            }
+        }
+        // Not vacuous: windows pass every stage at both steps.
+        XCTAssertGreaterThan(hitsByStep[1] ?? 0, 10)
+        XCTAssertGreaterThan(hitsByStep[2] ?? 0, 10)
+    }
+
+    /// The same with the face cascade cut to its first stages, on textured frames without faces: so many
+    /// windows pass that OpenCV's walk (the column after a first-stage rejection is skipped) and every
+    /// hand-over from eight lanes to single windows decide which of them are hits.
+    func testBatchedStumpScanKeepsOpenCVsWalkOnCascadesCutShort() throws {
+        let full = try detectorOrSkip().cascade
+        var random = SplitMix64(seed: 3)
+        let coarse = ByteImage(width: 16, height: 12, pixels: (0..<(16 * 12)).map { _ in UInt8(40 + random.next() % 160) })
+        var pixels = LinearResize.resize(coarse, width: 320, height: 240).map { UInt8(clamping: Int($0) + Int(random.next() % 41) - 20) }
+        for index in (60 * 320)..<(90 * 320) { pixels[index] = 128 }
+        let image = ByteImage(width: 320, height: 240, pixels: pixels)
+        for stages in [1, 2, 3, 5] {
+            let cut = Cascade(featureType: full.featureType, windowWidth: full.windowWidth, windowHeight: full.windowHeight,
+                              stages: Array(full.stages.prefix(stages)), trees: full.trees, nodes: full.nodes, leaves: full.leaves,
+                              subsets: full.subsets, haarFeatures: full.haarFeatures, lbpBlocks: full.lbpBlocks)
+            let detector = CascadeDetector(cascade: cut)
+            let plan = try XCTUnwrap(detector.plan(for: image, parameters: DetectionParameters(minSize: 24)))
+            let scanner = try XCTUnwrap(HaarStumpScanner(cascade: cut, stride: plan.stride))
+            var hits = 0
+            for scale in plan.scales {
+                let batched = detector.detections(in: image, scale: scale, stripes: plan.stripes, stride: plan.stride, scanner: scanner)
+                let alone = detector.detections(in: image, scale: scale, stripes: plan.stripes, stride: plan.stride, scanner: nil)
+                XCTAssertTrue(batched == alone, "\(stages) stages, scale \(scale): \(batched.count) hits, not \(alone.count)")
+                hits += alone.count
+            }
+            XCTAssertGreaterThan(hits, 1000, "\(stages) stages")
+        }
+    }
+
     /// The LBP path (local binary patterns, category subsets) on the same kind of frames.
     func testLBPCascadeFindsFacesToo() throws {
         let haar = try XCTUnwrap(CascadeFiles.locate() ?? nil, "no face cascade (apt-get install opencv-data)")
