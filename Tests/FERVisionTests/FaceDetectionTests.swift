@@ -113,6 +113,31 @@ final class FaceDetectionTests: XCTestCase {
         }
     }
 
+    /// A search split over threads (the detector's own, or Dispatch's when two searches share the
+    /// detector at once) returns the serial search's hits in the serial order, search after search.
+    func testSearchOnSeveralThreadsReturnsTheSerialHits() throws {
+        let full = try detectorOrSkip().cascade
+        // Cut to three stages: thousands of hits, so an order or a scale lost would show.
+        let detector = CascadeDetector(cascade: Cascade(
+            featureType: full.featureType, windowWidth: full.windowWidth, windowHeight: full.windowHeight,
+            stages: Array(full.stages.prefix(3)), trees: full.trees, nodes: full.nodes, leaves: full.leaves,
+            subsets: full.subsets, haarFeatures: full.haarFeatures, lbpBlocks: full.lbpBlocks))
+        var random = SplitMix64(seed: 9)
+        let image = ByteImage(width: 320, height: 240, pixels: (0..<(320 * 240)).map { _ in UInt8(60 + random.next() % 140) })
+        let plan = try XCTUnwrap(detector.plan(for: image, parameters: DetectionParameters(minSize: 24)))
+        let serial = detector.hits(in: image, plan: plan, scales: plan.scales.indices, threads: 1)
+        XCTAssertGreaterThan(serial.count, 1000)
+        for threads in [2, 3, 2] {
+            XCTAssertTrue(detector.hits(in: image, plan: plan, scales: plan.scales.indices, threads: threads) == serial, "\(threads) threads")
+        }
+        let together = Locked([[PixelRect]]())
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let hits = detector.hits(in: image, plan: plan, scales: plan.scales.indices, threads: 2)
+            together.withLock { $0.append(hits) }
+        }
+        XCTAssertTrue(together.withLock { $0 } == [serial, serial], "two searches at once")
+    }
+
     /// The LBP path (local binary patterns, category subsets) on the same kind of frames.
     func testLBPCascadeFindsFacesToo() throws {
         let haar = try XCTUnwrap(CascadeFiles.locate() ?? nil, "no face cascade (apt-get install opencv-data)")

@@ -40,8 +40,12 @@ public final class CascadeDetector: @unchecked Sendable {
     private let lock = NSLock()
     /// The stump scanner compiled for an integral-table stride (frames of one size share one).
     private var scanners: [Int: HaarStumpScanner] = [:]
+    /// Search threads by helper count (a detector is searched at one thread count in practice).
+    private var pools: [Int: WorkerPool] = [:]
 
     public init(cascade: Cascade) { self.cascade = cascade }
+
+    deinit { pools.values.forEach { $0.stop() } }
 
     /// Loads the cascade file and makes a detector of it.
     public convenience init(contentsOf path: String) throws(CascadeError) {
@@ -88,12 +92,20 @@ public final class CascadeDetector: @unchecked Sendable {
     func hits(in gray: ByteImage, plan: SearchPlan, scales: Range<Int>, threads: Int) -> [PixelRect] {
         let scanner = stumpScanner(stride: plan.stride)
         if threads > 1, scales.count > 1 {
-            // Each scale is independent; gathered back in scale order, the hits are the serial ones.
+            // Each scale is independent; gathered back in scale order, the hits are the serial ones. Every
+            // thread takes the next scale not yet taken, the largest first.
             let perScale = Locked([[PixelRect]](repeating: [], count: scales.count))
-            DispatchQueue.concurrentPerform(iterations: scales.count) { offset in
-                let found = detections(in: gray, scale: plan.scales[scales.lowerBound + offset], stripes: plan.stripes,
-                                       stride: plan.stride, scanner: scanner)
-                perScale.withLock { $0[offset] = found }
+            let taken = Locked(0)
+            let searchScales: @Sendable (Int) -> Void = { _ in
+                while case let offset = taken.withLock({ next in defer { next += 1 }; return next }), offset < scales.count {
+                    let found = self.detections(in: gray, scale: plan.scales[scales.lowerBound + offset], stripes: plan.stripes,
+                                                stride: plan.stride, scanner: scanner)
+                    perScale.withLock { $0[offset] = found }
+                }
+            }
+            let parts = min(threads, scales.count)
+            if !searchPool(helpers: parts - 1).run(parts: parts, searchScales) {
+                DispatchQueue.concurrentPerform(iterations: parts, execute: searchScales)
             }
             return perScale.withLock { $0.flatMap { $0 } }
         }
@@ -144,6 +156,20 @@ public final class CascadeDetector: @unchecked Sendable {
     private func workingSize(width: Int, height: Int, scale: Float) -> (width: Int, height: Int) {
         let size = scaledSize(width: width, height: height, scale: scale)
         return (max(size.width + 1 - cascade.windowWidth, 0), max(size.height + 1 - cascade.windowHeight, 0))
+    }
+
+    /// The threads a search splits its scales over besides the caller's, kept for the detector's life.
+    /// Not Dispatch's: live, a search starts every 33 ms, and Dispatch's parked workers joined a search
+    /// started after such a pause so late that two threads searched a frame in 11-12 ms, one in 14
+    /// (`WorkerPool`; its helper sleeps between frames too, but is woken directly). A search that finds
+    /// the pool in use (two streams on one detector) falls back to Dispatch.
+    private func searchPool(helpers: Int) -> WorkerPool {
+        lock.lock()
+        defer { lock.unlock() }
+        if let pool = pools[helpers] { return pool }
+        let pool = WorkerPool(helperCount: helpers)
+        pools[helpers] = pool
+        return pool
     }
 
     private func stumpScanner(stride: Int) -> HaarStumpScanner? {
