@@ -131,6 +131,31 @@ final class FramePipelineTests: XCTestCase {
         }
     }
 
+    /// A paced replay reads each frame shortly before it is due, as a camera delivers it, not a whole
+    /// frame interval early, where its decoding would take a core from the frame before it. A loaded
+    /// machine only makes reads later, never earlier, so the bound holds under any load.
+    func testPacedReplayReadsEachFrameShortlyBeforeItIsDue() throws {
+        final class TimedSource: FrameSource {
+            let name = "timed"
+            let skipped = SkippedFrames()
+            let frames = SyntheticSource(count: 8, interval: 0.05)
+            var readStarts: [Double] = [], readEnds: [Double] = []
+            func nextFrame() throws -> Frame? {
+                readStarts.append(MonotonicClock.seconds())
+                defer { readEnds.append(MonotonicClock.seconds()) }
+                return try frames.nextFrame()
+            }
+        }
+        let source = TimedSource(), classifier = classifier(), sink = CollectingSink()
+        _ = try FramePipeline(source: source, classifier: classifier, sinks: [sink], policy: .latestOnly, pacing: .realTime).run()
+        XCTAssertEqual(sink.results.count, 8)
+        // Frame k is due 0.05 k seconds after the first was read; the read of frames 2... waits for it.
+        for k in 2..<8 {
+            let early = source.readEnds[0] + 0.05 * Double(k) - source.readStarts[k]
+            XCTAssertLessThan(early, 0.025, "frame \(k) read \(Int(early * 1000)) ms before it was due")
+        }
+    }
+
     func testLosslessDeliversEveryFrameInOrder() throws {
         let classifier = classifier(), sink = CollectingSink()
         let pipeline = FramePipeline(source: SyntheticSource(count: 60, interval: 0.005), classifier: classifier, sinks: [sink],

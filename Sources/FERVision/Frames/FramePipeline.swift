@@ -67,6 +67,10 @@ public final class FramePipeline: @unchecked Sendable {
     /// The longest a real-time replay waits between two frames, whatever their timestamps say.
     public static let maximumPacedGap = 10.0
 
+    /// A paced replay starts reading a frame this long before it is due, beyond 1.5 times the slowest
+    /// recent read: a read slower than that makes its frame late by the difference (the capture stage).
+    static let readMargin = 0.002
+
     public enum Pacing: Sendable, Equatable {
         /// Release each frame at its timestamp (relative to the first): a replay runs in real time.
         case realTime
@@ -181,6 +185,8 @@ public final class FramePipeline: @unchecked Sendable {
         let slots = DispatchSemaphore(value: min(maxInFlight, 1 << 20))
         var firstTimestamp: Double?, lastTimestamp = -Double.infinity, start = 0.0, lastDue: Double?
         var sourceError: Error?
+        // Paced: the gap before the last frame, and how long reading a frame has taken lately.
+        var lastGap = 0.0, readLead = 0.0
         // The first pass of the network pays for page faults in its weights and buffers and for waking
         // its threads: paid here, on the inference queue's thread, it is not added to the first frame.
         if let warmUp { inferenceQueue.sync { warmUp() } }
@@ -197,11 +203,27 @@ public final class FramePipeline: @unchecked Sendable {
                 while slots.wait(timeout: .now() + 0.1) == .timedOut { if shouldStop { break } }
                 if shouldStop { slots.signal(); break }
             }
+            if pacing == .realTime, let lastDue, lastGap > 0 {
+                // The next frame is read shortly before it is due, as a camera delivers one, not right
+                // after this one was handed over: decoding it (a PNG or a video frame: milliseconds,
+                // more for large ones) would take a core from this frame's search and inference.
+                let readAt = lastDue + lastGap - readLead
+                while !shouldStop, clock() < readAt { usleep(UInt32(min(5_000, max(100, (readAt - clock()) * 1e6)))) }
+            }
+            let readStart = clock()
             let frame: Frame?
             do { frame = try source.nextFrame() } catch { sourceError = error; slots.signal(); break }
             guard let frame else { slots.signal(); break }
+            // The lead covers the slowest recent read, with a margin; an old slow read is forgotten slowly.
+            readLead = max(0.9 * readLead, 1.5 * (clock() - readStart) + Self.readMargin)
             // A new input of a sequence starts its clock again: pacing starts over with it.
-            if firstTimestamp == nil || frame.timestamp < lastTimestamp { firstTimestamp = frame.timestamp; start = clock() }
+            if firstTimestamp == nil || frame.timestamp < lastTimestamp {
+                firstTimestamp = frame.timestamp
+                start = clock()
+                lastGap = 0
+            } else {
+                lastGap = min(frame.timestamp - lastTimestamp, Self.maximumPacedGap)
+            }
             lastTimestamp = frame.timestamp
             var due = clock()
             if pacing == .live, abs(due - frame.timestamp) < 10 {
