@@ -117,18 +117,18 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
 
     private func computeLogits(for batch: Tensor) throws(OneDNNError) -> Tensor {
         let threads = passThreads, images = batch.shape[0]
-        let half = (images + 1) / 2
-        let parts = lanes.count > 1 && images > 1 ? [0..<half, half..<images] : [0..<images]
-        let outcomes = Locked([Result<[Float], OneDNNError>](repeating: .success([]), count: parts.count))
-        DispatchQueue.concurrentPerform(iterations: parts.count) { part in
-            let lane = lanes[part]
-            let outcome = lane.worker.run { () -> Result<[Float], OneDNNError> in
-                Result { () throws(OneDNNError) in try self.logits(of: batch, images: parts[part], threads: threads, on: lane) }
-            }
-            outcomes.withLock { $0[part] = outcome }
+        func part(_ images: Range<Int>, on lane: Lane) -> () -> Result<[Float], OneDNNError> {
+            { Result { () throws(OneDNNError) in try self.logits(of: batch, images: images, threads: threads, on: lane) } }
         }
-        var scalars: [Float] = []
-        for outcome in outcomes.withLock({ $0 }) { scalars += try outcome.get() }
+        let scalars: [Float]
+        if lanes.count > 1, images > 1 {
+            let half = (images + 1) / 2
+            let (first, second) = DedicatedThread.runTogether(lanes[0].worker, part(0..<half, on: lanes[0]),
+                                                              lanes[1].worker, part(half..<images, on: lanes[1]))
+            scalars = try first.get() + second.get()
+        } else {
+            scalars = try lanes[0].worker.run(part(0..<images, on: lanes[0])).get()
+        }
         return Tensor(shape: [images, architecture.classCount], scalars: scalars)
     }
 

@@ -32,16 +32,51 @@ final class DedicatedThread: @unchecked Sendable {
         defer { callers.unlock() }
         var outcome: Result?
         withoutActuallyEscaping(body) { body in
-            let work = { outcome = body() }
-            condition.lock()
-            job = work
-            submitted += 1
-            let ticket = submitted
-            condition.broadcast()
-            while finished < ticket { condition.wait() }
-            condition.unlock()
+            wait(for: post { outcome = body() })
         }
         return outcome!
+    }
+
+    /// Runs `first` on `firstThread` and `second` on `secondThread` at the same time, and returns both
+    /// results once both have finished. The caller hands both jobs over itself: asking Dispatch to
+    /// hand over the second (`concurrentPerform`) left it, after a frame's pause, until a parked worker
+    /// woke, often after the first job had finished.
+    static func runTogether<First, Second>(_ firstThread: DedicatedThread, _ first: () -> First,
+                                           _ secondThread: DedicatedThread, _ second: () -> Second) -> (First, Second) {
+        // Callers of two threads take them in the order given; `QuantizedResNet9` always gives its lanes in order.
+        firstThread.callers.lock()
+        secondThread.callers.lock()
+        defer {
+            secondThread.callers.unlock()
+            firstThread.callers.unlock()
+        }
+        var firstOutcome: First?, secondOutcome: Second?
+        withoutActuallyEscaping(first) { first in
+            withoutActuallyEscaping(second) { second in
+                let secondTicket = secondThread.post { secondOutcome = second() }
+                let firstTicket = firstThread.post { firstOutcome = first() }
+                firstThread.wait(for: firstTicket)
+                secondThread.wait(for: secondTicket)
+            }
+        }
+        return (firstOutcome!, secondOutcome!)
+    }
+
+    /// Hands `work` to the thread; returns its ticket for `wait(for:)`. The caller holds `callers`.
+    private func post(_ work: @escaping () -> Void) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        job = work
+        submitted += 1
+        condition.broadcast()
+        return submitted
+    }
+
+    /// Returns once the job of `ticket` has finished (and the thread has let go of it).
+    private func wait(for ticket: Int) {
+        condition.lock()
+        while finished < ticket { condition.wait() }
+        condition.unlock()
     }
 
     /// Lets the thread end after the job it may be running.
