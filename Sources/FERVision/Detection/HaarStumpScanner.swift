@@ -24,9 +24,9 @@ struct HaarStumpScanner {
     /// slowest at 0 and 1, level from 2 to 4).
     static let scalarLanes = 2
 
-    /// Nil when the cascade is not Haar stumps.
+    /// Nil when the cascade is not Haar stumps (or has no stage, which a file cannot have).
     init?(cascade: Cascade, stride: Int) {
-        guard cascade.featureType == .haar, cascade.isStumps else { return nil }
+        guard cascade.featureType == .haar, cascade.isStumps, !cascade.stages.isEmpty else { return nil }
         func corners(_ r: PixelRect) -> [Int] { IntegralImage.corners(of: r, stride: stride) }
         var offsets: [Int] = [], parameters: [Float] = []
         for tree in cascade.trees {
