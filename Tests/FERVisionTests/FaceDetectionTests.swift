@@ -85,6 +85,13 @@ final class FaceDetectionTests: XCTestCase {
         XCTAssertGreaterThan(hitsByStep[2] ?? 0, 10)
     }
 
+    /// `cascade` with only its first `stages` stages: it accepts far more windows.
+    private static func cut(_ cascade: Cascade, toStages stages: Int) -> Cascade {
+        Cascade(featureType: cascade.featureType, windowWidth: cascade.windowWidth, windowHeight: cascade.windowHeight,
+                stages: Array(cascade.stages.prefix(stages)), trees: cascade.trees, nodes: cascade.nodes, leaves: cascade.leaves,
+                subsets: cascade.subsets, haarFeatures: cascade.haarFeatures, lbpBlocks: cascade.lbpBlocks)
+    }
+
     /// The same with the face cascade cut to its first stages, on textured frames without faces: so many
     /// windows pass that OpenCV's walk (the column after a first-stage rejection is skipped) and every
     /// hand-over from eight lanes to single windows decide which of them are hits.
@@ -96,9 +103,7 @@ final class FaceDetectionTests: XCTestCase {
         for index in (60 * 320)..<(90 * 320) { pixels[index] = 128 }
         let image = ByteImage(width: 320, height: 240, pixels: pixels)
         for stages in [1, 2, 3, 5] {
-            let cut = Cascade(featureType: full.featureType, windowWidth: full.windowWidth, windowHeight: full.windowHeight,
-                              stages: Array(full.stages.prefix(stages)), trees: full.trees, nodes: full.nodes, leaves: full.leaves,
-                              subsets: full.subsets, haarFeatures: full.haarFeatures, lbpBlocks: full.lbpBlocks)
+            let cut = Self.cut(full, toStages: stages)
             let detector = CascadeDetector(cascade: cut)
             let plan = try XCTUnwrap(detector.plan(for: image, parameters: DetectionParameters(minSize: 24)))
             let scanner = try XCTUnwrap(HaarStumpScanner(cascade: cut, stride: plan.stride))
@@ -118,10 +123,7 @@ final class FaceDetectionTests: XCTestCase {
     func testSearchOnSeveralThreadsReturnsTheSerialHits() throws {
         let full = try detectorOrSkip().cascade
         // Cut to three stages: thousands of hits, so an order or a scale lost would show.
-        let detector = CascadeDetector(cascade: Cascade(
-            featureType: full.featureType, windowWidth: full.windowWidth, windowHeight: full.windowHeight,
-            stages: Array(full.stages.prefix(3)), trees: full.trees, nodes: full.nodes, leaves: full.leaves,
-            subsets: full.subsets, haarFeatures: full.haarFeatures, lbpBlocks: full.lbpBlocks))
+        let detector = CascadeDetector(cascade: Self.cut(full, toStages: 3))
         var random = SplitMix64(seed: 9)
         let image = ByteImage(width: 320, height: 240, pixels: (0..<(320 * 240)).map { _ in UInt8(60 + random.next() % 140) })
         let plan = try XCTUnwrap(detector.plan(for: image, parameters: DetectionParameters(minSize: 24)))

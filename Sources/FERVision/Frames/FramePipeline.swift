@@ -207,8 +207,7 @@ public final class FramePipeline: @unchecked Sendable {
                 // The next frame is read shortly before it is due, as a camera delivers one, not right
                 // after this one was handed over: decoding it (a PNG or a video frame: milliseconds,
                 // more for large ones) would take a core from this frame's search and inference.
-                let readAt = lastDue + lastGap - readLead
-                while !shouldStop, clock() < readAt { usleep(UInt32(min(5_000, max(100, (readAt - clock()) * 1e6)))) }
+                sleep(until: lastDue + lastGap - readLead)
             }
             let readStart = clock()
             let frame: Frame?
@@ -237,7 +236,7 @@ public final class FramePipeline: @unchecked Sendable {
                     due = lastDue + Self.maximumPacedGap
                 }
                 lastDue = due
-                while !shouldStop, clock() < due { usleep(UInt32(min(5_000, max(100, (due - clock()) * 1e6)))) }
+                sleep(until: due)
                 due = min(due, clock())
             }
             var captured = FrameTimes(captured: due)
@@ -256,6 +255,11 @@ public final class FramePipeline: @unchecked Sendable {
         }
         if let error = sinkError ?? finishError { throw error }
         return Summary(latency: latency, skipped: source.skipped, stoppedEarly: stopRequested, sourceError: sourceError)
+    }
+
+    /// Returns at `time` on the pipeline's clock, or sooner when the run is asked to stop.
+    private func sleep(until time: Double) {
+        while !shouldStop, clock() < time { usleep(UInt32(min(5_000, max(100, (time - clock()) * 1e6)))) }
     }
 
     /// Finds the faces and makes the network's inputs, then hands the frame to inference.
