@@ -55,6 +55,27 @@ final class QuantizedResNet9Tests: XCTestCase {
         }
     }
 
+    /// Live on two cores, one image (a frame's one face, a batch's odd one) is computed by both lanes, each
+    /// its half of every map's rows: its logits are those of the image computed whole on one lane. A half
+    /// that read the wrong rows of the other's, or padded at the seam, moves them.
+    func testAnImageSplitBetweenLanesHasTheLogitsOfTheWholeImage() throws {
+        let model = try ModelLoader.load(path: Fixtures.path("narrow_resnet9.safetensors"))
+        let float = model.makeNetwork()
+        let calibration = Int8Calibration(peaks: float.blockOutputPeaks(for: inputs(64, seed: 3)), quantile: 1, modelDigest: "test")
+        let oneLane = try QuantizedResNet9(stateDict: model.stateDict, architecture: model.architecture, calibration: calibration, threadLimit: 1)
+        BLAS.setThreadCount(2)
+        defer { BLAS.setThreadCount(1) }
+        let twoLanes = try QuantizedResNet9(stateDict: model.stateDict, architecture: model.architecture, calibration: calibration, threadLimit: 1)
+        for count in [1, 3, 5, 1] {
+            let batch = inputs(count, seed: UInt64(70 + count))
+            let split = twoLanes.logits(for: batch).scalars, whole = oneLane.logits(for: batch).scalars
+            XCTAssertEqual(split.count, count * 7)
+            let spread = whole.max()! - whole.min()!
+            let worst = zip(split, whole).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1e-5 * spread, "batch \(count): \(worst) from the logits computed whole (spread \(spread))")
+        }
+    }
+
     func testRangesAreAQuantileOfTheImagesPeaks() {
         let peaks: [[Float]] = (1...101).map { [Float($0), Float(2 * $0)] }
         XCTAssertEqual(Int8Calibration(peaks: peaks, quantile: 1, modelDigest: "x").blockOutputRanges, [101, 202])

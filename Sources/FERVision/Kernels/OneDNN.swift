@@ -76,11 +76,13 @@ struct TensorLayout {
     }
 }
 
-/// A tensor in oneDNN's layout, on memory this object allocates and frees.
+/// A tensor in oneDNN's layout, on memory this object allocates and frees, or on part of another tensor's.
 final class OneDNNTensor {
     let layout: TensorLayout
     let handle: dnnl_memory_t
     let data: UnsafeMutableRawPointer
+    /// The tensor whose memory this one is a view of, kept alive with it; nil when it owns its memory.
+    private let owner: OneDNNTensor?
 
     init(_ layout: TensorLayout, engine: OneDNNEngine) throws(OneDNNError) {
         self.layout = layout
@@ -88,18 +90,34 @@ final class OneDNNTensor {
         let data = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
         data.initializeMemory(as: UInt8.self, repeating: 0, count: count)
         self.data = data
-        var handle: dnnl_memory_t?
-        let status = withUnsafePointer(to: layout.descriptor) { dnnl_memory_create(&handle, $0, engine.engine, data) }
-        guard status == dnnl_success else {
+        owner = nil
+        do throws(OneDNNError) {
+            handle = try Self.memory(layout, on: data, engine: engine)
+        } catch {
             data.deallocate()
-            throw OneDNNError(call: "creating a tensor", status: Int(status.rawValue))
+            throw error
         }
-        self.handle = handle!
+    }
+
+    /// A view of `owner`'s memory from `byteOffset` on, as a tensor of `layout`: e.g. some rows of an
+    /// `nhwc` map, which are one contiguous run of it.
+    init(viewing owner: OneDNNTensor, at byteOffset: Int, as layout: TensorLayout, engine: OneDNNEngine) throws(OneDNNError) {
+        precondition(byteOffset >= 0 && byteOffset + layout.byteCount <= owner.layout.byteCount, "a view inside its tensor")
+        self.layout = layout
+        self.owner = owner
+        data = owner.data + byteOffset
+        handle = try Self.memory(layout, on: data, engine: engine)
+    }
+
+    private static func memory(_ layout: TensorLayout, on data: UnsafeMutableRawPointer, engine: OneDNNEngine) throws(OneDNNError) -> dnnl_memory_t {
+        var handle: dnnl_memory_t?
+        try check(withUnsafePointer(to: layout.descriptor) { dnnl_memory_create(&handle, $0, engine.engine, data) }, "creating a tensor")
+        return handle!
     }
 
     deinit {
         dnnl_memory_destroy(handle)
-        data.deallocate()
+        if owner == nil { data.deallocate() }
     }
 }
 

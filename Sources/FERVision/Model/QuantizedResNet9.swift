@@ -15,12 +15,15 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     public let calibration: Int8Calibration
     /// The most threads a pass uses, whatever `BLAS.threadCount` says (nil: no limit).
     public let threadLimit: Int?
-    private let layers: [(weights: [Float], bias: [Float])]
-    private let classifierWeights: [Float]
-    private let classifierBias: [Float]
+    let layers: [(weights: [Float], bias: [Float])]
+    let classifierWeights: [Float]
+    let classifierBias: [Float]
     /// Where passes run: one lane, or, live on a machine of several cores (`threadLimit` 1), two, each
-    /// taking half of a batch's images at the same time.
+    /// taking half of a batch's whole images at the same time.
     private let lanes: [Lane]
+    /// With two lanes: one image computed by both at once (a batch's odd image, or a frame's one face);
+    /// nil with one lane, or where the maps' rows do not split evenly. Set once, at the end of `init`.
+    private var splitImage: SplitImagePass? = nil
     /// Guards `convertedLayers`, which lanes compiling passes at the same time share.
     private let conversions = NSLock()
 
@@ -56,8 +59,9 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     /// - Parameter threadLimit: the most threads a pass uses. Live streams pass 1: oneDNN's OpenMP splits a
     ///   pass evenly over its threads, so it waits for the slowest, and beside the face search on a
     ///   2-core machine one of them was often not running (BENCHMARKS.md, "With 8-bit inference"). With 1,
-    ///   on a machine of several cores (`BLAS.threadCount` above 1), a batch of several images is split
-    ///   between two lanes of one thread each (BENCHMARKS.md, "Several faces on two lanes").
+    ///   on a machine of several cores (`BLAS.threadCount` above 1), a batch is split between two lanes of
+    ///   one thread each, image by image, and an odd image (one face) row by row (BENCHMARKS.md, "Several
+    ///   faces on two lanes", "One image on both lanes").
     /// - Precondition: the state dict matches `architecture` and the calibration has a range per block.
     public init(stateDict: StateDict, architecture: ResNet9Architecture, inputSize: Int = 48, calibration: Int8Calibration,
                 threadLimit: Int? = nil) throws(OneDNNError) {
@@ -93,6 +97,19 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
                 }
             }.get()
         }
+        if lanes.count > 1, SplitImagePass.splits(architecture, inputSize: inputSize) {
+            let split = try SplitImagePass(network: self, engine: lanes[0].engine)
+            for (index, lane) in lanes.enumerated() {
+                try lane.worker.run { () -> Result<Void, OneDNNError> in
+                    lane.engine.useThreads(threads)
+                    return Result { () throws(OneDNNError) in try split.compile(lane: index, network: self, engine: lane.engine) }
+                }.get()
+            }
+            splitImage = split
+            // Run once, as the passes above: the first frame with one face must not be the first to touch its memory.
+            _ = try computeLogits(for: Tensor(shape: [1, architecture.inputChannels, inputSize, inputSize],
+                                              scalars: [Float](repeating: 0, count: inputSize * inputSize)))
+        }
     }
 
     deinit { lanes.forEach { $0.worker.stop() } }
@@ -117,19 +134,43 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
 
     private func computeLogits(for batch: Tensor) throws(OneDNNError) -> Tensor {
         let threads = passThreads, images = batch.shape[0]
-        func part(_ images: Range<Int>, on lane: Lane) -> () -> Result<[Float], OneDNNError> {
-            { Result { () throws(OneDNNError) in try self.logits(of: batch, images: images, threads: threads, on: lane) } }
+        // With two lanes, each takes half of the whole images; an odd one is split between them.
+        let split = images % 2 == 1 ? splitImage : nil
+        let wholeImages = split == nil ? images : images - 1
+        func part(_ images: Range<Int>, on index: Int) -> () -> Result<[Float], OneDNNError> {
+            {
+                Result { () throws(OneDNNError) in
+                    let lane = self.lanes[index]
+                    let scalars = images.isEmpty ? [] : try self.logits(of: batch, images: images, threads: threads, on: lane)
+                    try split?.takeParts(lane: index, engine: lane.engine)
+                    return scalars
+                }
+            }
         }
-        let scalars: [Float]
-        if lanes.count > 1, images > 1 {
-            let half = (images + 1) / 2
-            let (first, second) = DedicatedThread.runTogether(lanes[0].worker, part(0..<half, on: lanes[0]),
-                                                              lanes[1].worker, part(half..<images, on: lanes[1]))
+        var scalars: [Float]
+        if lanes.count > 1, images > 1 || split != nil {
+            let half = (wholeImages + 1) / 2
+            if let split { load(image: images - 1, of: batch, into: split) }
+            let (first, second) = DedicatedThread.runTogether(lanes[0].worker, part(0..<half, on: 0),
+                                                              lanes[1].worker, part(half..<wholeImages, on: 1))
             scalars = try first.get() + second.get()
+            if let split {
+                scalars += [Float](repeating: 0, count: architecture.classCount)
+                classify(split.features, scale: split.featureScale, into: &scalars, first: images - 1, count: 1)
+            }
         } else {
-            scalars = try lanes[0].worker.run(part(0..<images, on: lanes[0])).get()
+            scalars = try lanes[0].worker.run(part(0..<images, on: 0)).get()
         }
         return Tensor(shape: [images, architecture.classCount], scalars: scalars)
+    }
+
+    /// Copies image `image` of `batch` into `split`'s input and readies it for a run.
+    private func load(image: Int, of batch: Tensor, into split: SplitImagePass) {
+        let length = architecture.inputChannels * inputSize * inputSize
+        batch.scalars.withUnsafeBufferPointer { input in
+            split.input.data.assumingMemoryBound(to: Float.self).update(from: input.baseAddress! + image * length, count: length)
+        }
+        split.prepareRun()
     }
 
     /// The logits of `images` of `batch`, on `lane`'s thread.
@@ -147,7 +188,7 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
             }
             for step in pass.steps { try step.run(on: lane.engine) }
             try lane.engine.wait()
-            pass.logits(into: &result, first: first, count: count, weights: classifierWeights, bias: classifierBias)
+            classify(pass.features, scale: pass.featureScale, into: &result, first: first, count: count)
         }
         return result
     }
@@ -156,8 +197,8 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
     private var convertedLayers: [Int: [(weights: OneDNNTensor, bias: OneDNNTensor)]] = [:]
 
     /// The converted weights and bias of `block` whose weights satisfy `matching`, made by `convert` the first time.
-    private func converted(block: Int, _ convert: () throws(OneDNNError) -> (OneDNNTensor, OneDNNTensor),
-                           matching: (OneDNNTensor) -> Bool) throws(OneDNNError) -> (OneDNNTensor, OneDNNTensor) {
+    func converted(block: Int, _ convert: () throws(OneDNNError) -> (OneDNNTensor, OneDNNTensor),
+                   matching: (OneDNNTensor) -> Bool) throws(OneDNNError) -> (OneDNNTensor, OneDNNTensor) {
         conversions.lock()
         defer { conversions.unlock() }
         if let found = convertedLayers[block, default: []].first(where: { matching($0.weights) }) { return found }
@@ -174,174 +215,5 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         let pass = try Pass(images: images, network: self, engine: lane.engine)
         lane.passes[key] = pass
         return pass
-    }
-
-    /// One batch size's primitives and tensors, in order.
-    private final class Pass {
-        let input: OneDNNTensor
-        /// The classifier's input: [images, width] in 8 bits, and its scale.
-        let features: OneDNNTensor
-        let featureScale: Float
-        var steps: [OneDNNStep] = []
-
-        init(images n: Int, network: QuantizedResNet9, engine: OneDNNEngine) throws(OneDNNError) {
-            let architecture = network.architecture
-            let ranges = network.calibration.blockOutputRanges
-            input = try OneDNNTensor(TensorLayout([n, architecture.inputChannels, network.inputSize, network.inputSize], dnnl_f32, dnnl_nchw),
-                                     engine: engine)
-            var current = input
-            /// The scale of `current`'s values in 8 bits (255 / range); nil for the float input. The first
-            /// block's output stays float until the second block reads it, scaled to 8 bits then.
-            var currentScale: Float? = nil
-            var held: [Int: (tensor: OneDNNTensor, scale: Float)] = [:]
-            var side = network.inputSize
-            let skipSources = architecture.skipSources
-            var steps: [OneDNNStep] = []
-            for (index, block) in architecture.blocks.enumerated() {
-                if skipSources.contains(index), let currentScale { held[index] = (current, currentScale) }
-                let (weights, bias) = network.layers[index]
-                let outScale = 255 / ranges[index]
-                let dims = (source: [n, block.inChannels, side, side], output: [n, block.outChannels, side, side])
-                let skip = block.addsInputOf.flatMap { held.removeValue(forKey: $0) }
-                // The first block reads the float input (one signed channel): a float convolution.
-                let quantized = index > 0
-                var attributes = PrimitiveAttributes(relu: true)
-                var weightScales: [Float] = [], foldedBias = bias
-                if quantized, let inScale = currentScale {
-                    // The accumulator counts units of 1 / (inScale * wScale): the bias is added in those
-                    // units, and the output scaled from them to this block's 8-bit scale.
-                    weightScales = Self.channelScales(weights, outChannels: block.outChannels)
-                    attributes.outputScales = weightScales.map { outScale / (inScale * $0) }
-                    attributes.scalesPerChannelOf = 1
-                    foldedBias = zip(bias, weightScales).map { $0 * inScale * $1 }
-                    if let skip { attributes.sumScale = outScale / skip.scale }
-                }
-                let type = quantized ? dnnl_u8 : dnnl_f32
-                let destination = if let skip { skip.tensor.layout } else { try TensorLayout(dims.output, type, dnnl_format_tag_any) }
-                let sourceAny = try TensorLayout(dims.source, type, dnnl_format_tag_any)
-                let weightsAny = try TensorLayout([block.outChannels, block.inChannels, 3, 3], quantized ? dnnl_s8 : dnnl_f32, dnnl_format_tag_any)
-                let biasLayout = try TensorLayout([block.outChannels], dnnl_f32, dnnl_x)
-                var convolution = dnnl_convolution_desc_t()
-                let status = withUnsafePointer(to: sourceAny.descriptor) { s in
-                    withUnsafePointer(to: weightsAny.descriptor) { w in
-                        withUnsafePointer(to: biasLayout.descriptor) { b in
-                            withUnsafePointer(to: destination.descriptor) { d in
-                                dnnl_convolution_forward_desc_init(&convolution, dnnl_forward_inference, dnnl_convolution_direct, s, w, b, d,
-                                                                   [1, 1], [1, 1], [1, 1])
-                            }
-                        }
-                    }
-                }
-                guard status == dnnl_success else { throw OneDNNError(call: "describing \(block.name)", status: Int(status.rawValue)) }
-                let choice = try PrimitiveChoice(convolution, attributes: attributes, engine: engine, what: block.name)
-                // The input in the layout and type the convolution reads (the float first output scaled to 8 bits).
-                var source = current
-                if !choice.source.matches(current.layout) {
-                    source = try OneDNNTensor(choice.source, engine: engine)
-                    let scales = current.layout.type == dnnl_f32 && quantized ? [currentScale!] : []
-                    steps.append(try Self.reorder(current, into: source, scales: scales, engine: engine))
-                }
-                // Every batch size's pass shares the converted weights of a layout (oneDNN's layout for a
-                // layer rarely depends on the batch).
-                let (weightTensor, biasTensor) = try network.converted(block: index) { () throws(OneDNNError) in
-                    (try Self.tensor(weights, layout: choice.weights, plain: [block.outChannels, block.inChannels, 3, 3],
-                                     tag: dnnl_oihw, scales: weightScales, engine: engine),
-                     try Self.tensor(foldedBias, layout: biasLayout, plain: [block.outChannels], tag: dnnl_x, scales: [], engine: engine))
-                } matching: { $0.layout.matches(choice.weights) }
-                let output = if let skip { skip.tensor } else { try OneDNNTensor(choice.destination, engine: engine) }
-                steps.append(try OneDNNStep(choice, [(OneDNNArgument.source, source), (OneDNNArgument.weights, weightTensor),
-                                                     (OneDNNArgument.bias, biasTensor), (OneDNNArgument.destination, output)]))
-                current = output
-                currentScale = outScale
-                if block.pools {
-                    side /= 2
-                    let pooled = try Self.maxPool(current, dims: dims.output, kernel: 2, to: nil, engine: engine)
-                    steps.append(pooled.step)
-                    current = pooled.output
-                }
-            }
-            // The classifier's pooling, to one value per channel (a 1x1 map at every accepted input size),
-            // each image's features contiguous.
-            let width = architecture.widths[3], kernel = architecture.classifierPoolKernel(inputSize: network.inputSize)
-            precondition(side / kernel == 1, "the classifier's pooling leaves a 1x1 map")
-            let plain = try TensorLayout([n, width, 1, 1], dnnl_u8, dnnl_nhwc)
-            let pooled = try Self.maxPool(current, dims: [n, width, side, side], kernel: kernel, to: plain, engine: engine)
-            steps.append(pooled.step)
-            features = pooled.output
-            featureScale = currentScale!
-            self.steps = steps
-        }
-
-        /// Logits of images `first ..< first + count` from the 8-bit features: float linear layer.
-        func logits(into result: inout [Float], first: Int, count: Int, weights: [Float], bias: [Float]) {
-            let classes = bias.count, length = weights.count / classes
-            let bytes = features.data.assumingMemoryBound(to: UInt8.self)
-            var values = [Float](repeating: 0, count: count * length)
-            for j in 0..<values.count { values[j] = Float(bytes[j]) / featureScale }
-            for image in 0..<count {
-                for k in 0..<classes { result[(first + image) * classes + k] = bias[k] }
-            }
-            values.withUnsafeBufferPointer { features in
-                weights.withUnsafeBufferPointer { w in
-                    result.withUnsafeMutableBufferPointer { out in
-                        BLAS.multiply(m: count, n: classes, k: length, a: features.baseAddress!, lda: length,
-                                      b: w.baseAddress!, ldb: length, transposeB: true,
-                                      c: out.baseAddress! + first * classes, ldc: classes, accumulate: true)
-                    }
-                }
-            }
-        }
-
-        /// Per output channel: 127 / the channel's largest weight magnitude.
-        static func channelScales(_ weights: [Float], outChannels: Int) -> [Float] {
-            let fanIn = weights.count / outChannels
-            return (0..<outChannels).map { o in
-                let peak = weights[o * fanIn..<(o + 1) * fanIn].reduce(Float(0)) { max($0, abs($1)) }
-                return peak > 0 ? 127 / peak : 1
-            }
-        }
-
-        /// A tensor of `values` (plain layout `plain`/`tag`) converted into `layout`, scaled per output
-        /// channel by `scales` when given: run once, here.
-        static func tensor(_ values: [Float], layout: TensorLayout, plain: [Int], tag: dnnl_format_tag_t, scales: [Float],
-                           engine: OneDNNEngine) throws(OneDNNError) -> OneDNNTensor {
-            let source = try OneDNNTensor(TensorLayout(plain, dnnl_f32, tag), engine: engine)
-            values.withUnsafeBufferPointer { source.data.assumingMemoryBound(to: Float.self).update(from: $0.baseAddress!, count: values.count) }
-            if scales.isEmpty, layout.matches(source.layout) { return source }
-            let target = try OneDNNTensor(layout, engine: engine)
-            var attributes = PrimitiveAttributes()
-            if !scales.isEmpty {
-                attributes.outputScales = scales
-                attributes.scalesPerChannelOf = 0
-            }
-            let choice = try PrimitiveChoice(reorderFrom: source.layout, to: layout, attributes: attributes, engine: engine)
-            try OneDNNStep(choice, [(OneDNNArgument.from, source), (OneDNNArgument.to, target)]).run(on: engine)
-            try engine.wait()
-            return target
-        }
-
-        static func reorder(_ source: OneDNNTensor, into target: OneDNNTensor, scales: [Float], engine: OneDNNEngine) throws(OneDNNError) -> OneDNNStep {
-            let choice = try PrimitiveChoice(reorderFrom: source.layout, to: target.layout,
-                                             attributes: PrimitiveAttributes(outputScales: scales), engine: engine)
-            return try OneDNNStep(choice, [(OneDNNArgument.from, source), (OneDNNArgument.to, target)])
-        }
-
-        /// Max pooling (stride = kernel, floor) of `source` ([n, c, side, side]) into a new tensor.
-        static func maxPool(_ source: OneDNNTensor, dims: [Int], kernel: Int, to layout: TensorLayout?, engine: OneDNNEngine)
-            throws(OneDNNError) -> (step: OneDNNStep, output: OneDNNTensor) {
-            let side = dims[2] / kernel
-            let destination = if let layout { layout } else { try TensorLayout([dims[0], dims[1], side, side], source.layout.type, dnnl_format_tag_any) }
-            var pooling = dnnl_pooling_desc_t()
-            let k = Int64(kernel)
-            let status = withUnsafePointer(to: source.layout.descriptor) { s in
-                withUnsafePointer(to: destination.descriptor) { d in
-                    dnnl_pooling_forward_desc_init(&pooling, dnnl_forward_inference, dnnl_pooling_max, s, d, [k, k], [k, k], [0, 0], [0, 0])
-                }
-            }
-            guard status == dnnl_success else { throw OneDNNError(call: "describing a max pooling", status: Int(status.rawValue)) }
-            let choice = try PrimitiveChoice(pooling, engine: engine, what: "max pooling")
-            let output = try OneDNNTensor(choice.destination, engine: engine)
-            return (try OneDNNStep(choice, [(OneDNNArgument.source, source), (OneDNNArgument.destination, output)]), output)
-        }
     }
 }
