@@ -23,10 +23,12 @@ let package = Package(
         .systemLibrary(name: "CSDL2", pkgConfig: "SDL2_ttf", providers: [.apt(["libsdl2-dev", "libsdl2-ttf-dev"])]),
         // oneDNN (8-bit convolutions, kernels picked for the CPU at run time); Debian ships no pkg-config file.
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // glibc's CPU affinity calls (pinning the two inference lanes on a 2-CPU machine).
+        .systemLibrary(name: "CScheduler"),
 
         .target(
             name: "FERVision",
-            dependencies: ["COpenBLAS", "CDNNL", "CImageCodecs", "CV4L2", "CFFmpeg", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            dependencies: ["COpenBLAS", "CDNNL", "CScheduler", "CImageCodecs", "CV4L2", "CFFmpeg", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                            .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         // Test doubles (the in-memory V4L2 driver): for the tests only, never in a product.

@@ -83,10 +83,17 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         // line), on the threads set now, and runs each once (its team of threads started, its memory
         // touched): the first frame with two faces must not wait for a compiler.
         let threads = passThreads
+        // On a machine of two CPUs, each lane keeps to its own: left to the scheduler, both lanes were
+        // often put on one CPU while the other idled (a virtual machine that packs threads onto its CPUs:
+        // a 3-face pass took 20 ms in 4 ms turns, BENCHMARKS.md "One image on both lanes"). With more
+        // CPUs, the scheduler has room, and a lane kept to a CPU another program is busy on would wait.
+        let allowed = CPUAffinity.allowedCPUs()
+        let laneCPUs = lanes.count == 2 && allowed.count == 2 ? allowed : nil
         for (index, lane) in lanes.enumerated() {
             // A batch split over the lanes gives the second at most half of the largest prepared one.
             let sizes = index == 0 ? Self.preparedBatchSizes : 1...Self.preparedBatchSizes.upperBound / 2
             try lane.worker.run { () -> Result<Void, OneDNNError> in
+                if let laneCPUs { CPUAffinity.pinCallingThread(to: laneCPUs[index]) }
                 lane.engine.useThreads(threads)
                 return Result { () throws(OneDNNError) in
                     for images in sizes {

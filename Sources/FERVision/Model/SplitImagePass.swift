@@ -32,6 +32,9 @@ extension QuantizedResNet9 {
         private var maps: [OneDNNTensor] = []
         private let taken = Atomic<Int>(0)
         private let finished = Atomic<Int>(0)
+        /// Lanes asleep in `waitForFinished`, and where they sleep.
+        private let sleepers = Atomic<Int>(0)
+        private let partFinished = NSCondition()
 
         private struct Part {
             let steps: [OneDNNStep]
@@ -177,19 +180,37 @@ extension QuantizedResNet9 {
                         failure = error
                     }
                 }
-                finished.wrappingAdd(1, ordering: .releasing)
+                finished.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                // A lane that checked `finished` before this part counted has announced itself first (both
+                // sequentially consistent): one of the two sees the other.
+                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                    partFinished.lock()
+                    partFinished.broadcast()
+                    partFinished.unlock()
+                }
             }
             if let failure { throw failure }
         }
 
-        /// Spins until `count` parts are finished: a part takes a tenth of a millisecond or more, and the
-        /// one waited for is under way on the other core. After a while it yields, in case that core was taken.
+        /// Returns once `count` parts are finished. It spins for a few microseconds (the halves of a layer
+        /// end about together), then sleeps: the part waited for may be on this very core (the scheduler
+        /// put both lanes on one, measured: 4 ms turns each while the other core idled), and spinning
+        /// would keep it from running, and keep the idle core from taking a lane over.
         private func waitForFinished(_ count: Int) {
             var spins = 0
             while finished.load(ordering: .acquiring) < count {
                 spins += 1
-                if spins > 2_000 { sched_yield() }
+                guard spins == Self.spinsBeforeSleeping else { continue }
+                sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                partFinished.lock()
+                while finished.load(ordering: .sequentiallyConsistent) < count { partFinished.wait() }
+                partFinished.unlock()
+                sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                return
             }
         }
+
+        /// Looks at `finished` this many times before sleeping: a few tens of microseconds.
+        private static let spinsBeforeSleeping = 20_000
     }
 }
