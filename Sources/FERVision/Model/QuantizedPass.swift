@@ -25,7 +25,7 @@ extension QuantizedResNet9 {
     func blockConvolution(_ index: Int, inScale: Float?, skipScale: Float?) -> BlockConvolution {
         let block = architecture.blocks[index]
         let (weights, bias) = layers[index]
-        let outScale = 255 / calibration.blockOutputRanges[index]
+        let outScale = outputScale(ofBlock: index)
         var attributes = PrimitiveAttributes(relu: true)
         var weightScales: [Float] = [], foldedBias = bias
         if index > 0, let inScale {
@@ -40,6 +40,9 @@ extension QuantizedResNet9 {
         return BlockConvolution(index: index, block: block, attributes: attributes, weightScales: weightScales, bias: foldedBias,
                                 outScale: outScale)
     }
+
+    /// The scale of block `index`'s output values in 8 bits: 255 / its calibrated range.
+    func outputScale(ofBlock index: Int) -> Float { 255 / calibration.blockOutputRanges[index] }
 
     /// What oneDNN picks for `convolution` from `source` into `destination` (either may be
     /// `dnnl_format_tag_any`), padded with `rowPadding` zero rows above and below and a zero column either side.

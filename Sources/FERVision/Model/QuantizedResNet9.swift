@@ -89,6 +89,8 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
         // CPUs, the scheduler has room, and a lane kept to a CPU another program is busy on would wait.
         let allowed = CPUAffinity.allowedCPUs()
         let laneCPUs = lanes.count == 2 && allowed.count == 2 ? allowed : nil
+        let split = lanes.count > 1 && SplitImagePass.splits(architecture, inputSize: inputSize)
+            ? try SplitImagePass(network: self, engine: lanes[0].engine) : nil
         for (index, lane) in lanes.enumerated() {
             // A batch split over the lanes gives the second at most half of the largest prepared one.
             let sizes = index == 0 ? Self.preparedBatchSizes : 1...Self.preparedBatchSizes.upperBound / 2
@@ -101,17 +103,11 @@ public final class QuantizedResNet9: EmotionNetwork, @unchecked Sendable {
                         for step in pass.steps { try step.run(on: lane.engine) }
                         try lane.engine.wait()
                     }
+                    try split?.compile(lane: index, network: self, engine: lane.engine)
                 }
             }.get()
         }
-        if lanes.count > 1, SplitImagePass.splits(architecture, inputSize: inputSize) {
-            let split = try SplitImagePass(network: self, engine: lanes[0].engine)
-            for (index, lane) in lanes.enumerated() {
-                try lane.worker.run { () -> Result<Void, OneDNNError> in
-                    lane.engine.useThreads(threads)
-                    return Result { () throws(OneDNNError) in try split.compile(lane: index, network: self, engine: lane.engine) }
-                }.get()
-            }
+        if let split {
             splitImage = split
             // Run once, as the passes above: the first frame with one face must not be the first to touch its memory.
             _ = try computeLogits(for: Tensor(shape: [1, architecture.inputChannels, inputSize, inputSize],

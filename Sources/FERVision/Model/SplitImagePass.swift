@@ -32,7 +32,7 @@ extension QuantizedResNet9 {
         private var maps: [OneDNNTensor] = []
         private let taken = Atomic<Int>(0)
         private let finished = Atomic<Int>(0)
-        /// Lanes asleep in `waitForFinished`, and where they sleep.
+        /// How many lanes sleep in `waitForFinished`, and the condition they sleep on.
         private let sleepers = Atomic<Int>(0)
         private let partFinished = NSCondition()
 
@@ -88,7 +88,7 @@ extension QuantizedResNet9 {
             let side = network.inputSize
             input = try OneDNNTensor(TensorLayout([1, 1, side, side], dnnl_f32, dnnl_nchw), engine: engine)
             features = try OneDNNTensor(TensorLayout([1, network.architecture.widths[3], 1, 1], dnnl_u8, dnnl_nhwc), engine: engine)
-            featureScale = 255 / network.calibration.blockOutputRanges.last!
+            featureScale = network.outputScale(ofBlock: network.architecture.blocks.count - 1)
         }
 
         /// Compiles the parts for the lane numbered `lane` (the next one), on its thread (the caller's).
