@@ -127,7 +127,7 @@ extension QuantizedResNet9 {
                                                         rowPadding: padding, engine: engine)
                         steps.append(try network.step(convolution, choice: choice, source: source, destination: destination, engine: engine))
                     } else {
-                        // The float block writes where oneDNN likes, then its rows are scaled to 8 bits in place.
+                        // The float block writes where oneDNN likes; its rows are then scaled to 8 bits into the shared map.
                         let floatOutput = try TensorLayout([1, channels, rows.count, side], dnnl_f32, dnnl_format_tag_any)
                         let choice = try network.choice(for: convolution, source: source.layout, destination: floatOutput,
                                                         rowPadding: padding, engine: engine)
